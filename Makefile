@@ -1,0 +1,46 @@
+# Crime Warehouse: every target sets itself up from the lock on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+UV_VERSION := 0.9.30
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+BENCH_INCIDENTS ?= 1000000
+
+.PHONY: help setup test lint format bench demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --all-groups
+	@touch $@
+
+setup: $(VENV)/.synced  ## create .venv from uv.lock
+
+test: setup  ## run the test suite
+	$(RUN) pytest
+
+lint: setup  ## ruff check and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: setup  ## apply ruff fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: setup  ## benchmarks at scale; one JSON object per line
+	$(RUN) crimewh bench --incidents $(BENCH_INCIDENTS)
+
+demo: setup  ## synthesize a NIBRS year, decode it, print the summary
+	$(RUN) crimewh demo
+
+clean:  ## remove the virtual environments and caches (keeps ./data)
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

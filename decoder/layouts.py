@@ -1,0 +1,111 @@
+"""NIBRS master-file record layouts, read from ``configuration/nibrs_layouts.yml``.
+
+The YAML is the only place field positions are written; the decoder and the synthetic
+generator both take them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+LAYOUTS_FILE = "nibrs_layouts.yml"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    start: int  # 1-based, as in the FBI documents
+    length: int
+
+    @property
+    def offset(self) -> int:
+        """0-based byte offset of the field within the record."""
+        return self.start - 1
+
+    @property
+    def end(self) -> int:
+        """0-based exclusive end offset."""
+        return self.start - 1 + self.length
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    record_type: str  # the two bytes a record starts with: "BH", "01", "W6", ...
+    segment: str  # output table
+    description: str
+    length: int  # record length in real files
+    fields: tuple[Field, ...]
+
+    @property
+    def width(self) -> int:
+        """Bytes covered by fields; a record is right-padded to at least this."""
+        return max(f.end for f in self.fields)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"record type {self.record_type} has no field {name!r}")
+
+
+def _layouts_path() -> Path:
+    packaged = resources.files("decoder").joinpath(LAYOUTS_FILE)
+    if packaged.is_file():  # an installed wheel carries its own copy
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "configuration" / LAYOUTS_FILE
+
+
+@cache
+def load_layouts(path: Path | None = None) -> dict[str, RecordLayout]:
+    """Record layouts by record type, in file order."""
+    path = path or _layouts_path()
+    raw = yaml.safe_load(path.read_text())["record_types"]
+    layouts: dict[str, RecordLayout] = {}
+    for code, spec in raw.items():
+        code = str(code)
+        fields: list[Field] = []
+        if "extends" in spec:
+            fields += layouts[str(spec["extends"])].fields
+        if "fields_from" in spec:
+            base = layouts[str(spec["fields_from"]["record_type"])]
+            through = spec["fields_from"]["through"]
+            names = base.field_names
+            fields += base.fields[: names.index(through) + 1]
+        fields += [Field(str(n), int(s), int(ln)) for n, s, ln in spec.get("fields", [])]
+        fields.sort(key=lambda f: f.start)
+        _check(code, fields)
+        layouts[code] = RecordLayout(
+            record_type=code,
+            segment=spec["segment"],
+            description=spec.get("description", ""),
+            length=int(spec["length"]),
+            fields=tuple(fields),
+        )
+    return layouts
+
+
+def _check(code: str, fields: list[Field]) -> None:
+    names = [f.name for f in fields]
+    if len(names) != len(set(names)):
+        raise ValueError(f"layout {code}: duplicate field names")
+    ordered = sorted(fields, key=lambda f: f.start)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if a.end > b.offset:
+            raise ValueError(f"layout {code}: fields {a.name} and {b.name} overlap")
+
+
+def segment_record_types() -> dict[str, list[str]]:
+    """Output segment -> the record types that feed it, in layout order."""
+    out: dict[str, list[str]] = {}
+    for layout in load_layouts().values():
+        out.setdefault(layout.segment, []).append(layout.record_type)
+    return out
