@@ -19,11 +19,8 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --all-groups
-	@touch $@
-
-setup: $(VENV)/.synced  ## create .venv from uv.lock
+setup: $(UV)  ## create .venv from uv.lock (a no-op when it is in sync)
+	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
 
 test: setup  ## run the test suite
 	$(RUN) pytest
@@ -36,7 +33,8 @@ format: setup  ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: setup  ## benchmarks at scale; one JSON object per line
+bench: $(UV)  ## benchmarks at scale; one JSON object per line
+	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --group bench
 	$(RUN) crimewh bench --incidents $(BENCH_INCIDENTS)
 
 demo: setup  ## synthesize a NIBRS year, decode it, print the summary

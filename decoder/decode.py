@@ -21,17 +21,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from numpy.lib.stride_tricks import sliding_window_view
 
 from decoder import __version__
 from decoder.layouts import RecordLayout, load_layouts
 from decoder.slicing import (
     code_of,
     field_column,
+    field_type,
     gather,
     overflow_column,
     parse_counts,
     record_codes,
+    rows_at,
     split_lines,
 )
 from decoder.source import DecodeError, Member, data_year, iter_inflated, open_member
@@ -49,7 +50,9 @@ DECLARED_COUNTS = {
     "offender": ("total_offender_segments", "05"),
     "arrestee": ("total_arrestee_segments", "06"),
 }
-KEY_OFFSET, KEY_END = 4, 25  # ORI + incident number, shared by 01 and its children
+# State code, ORI, incident number and the first byte of the incident date: equal on an 01
+# and all its children, and 24 bytes read as three integers.
+KEY_OFFSET, KEY_WIDTH = 2, 24
 META_COLUMNS = [
     pa.field("overflow", pa.string()),
     pa.field("data_year", pa.int16()),
@@ -133,7 +136,15 @@ class _SegmentWriter:
         self.rows = 0
         # store_schema=False: readers see plain strings, not Arrow dictionaries
         self.writer = pq.ParquetWriter(
-            self.tmp, schema, compression="zstd", compression_level=1, store_schema=False
+            self.tmp,
+            schema,
+            compression="zstd",
+            compression_level=1,
+            store_schema=False,
+            # min/max of raw code strings help no reader and cost half the write time
+            write_statistics=["data_year", "line_number"],
+            # identifiers are near-unique: a dictionary attempt would only cost a hash each
+            use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)],
         )
 
     def write(self, table: pa.Table) -> None:
@@ -159,7 +170,7 @@ def segment_schema(layouts: list[RecordLayout]) -> pa.Schema:
     names: list[str] = []
     for layout in layouts:
         names += [n for n in layout.field_names if n not in names]
-    cols = [pa.field(n, pa.dictionary(pa.int32(), pa.string())) for n in names]
+    cols = [pa.field(n, field_type(n)) for n in names]
     return pa.schema(cols + META_COLUMNS)
 
 
@@ -274,7 +285,7 @@ class _BlockDecoder:
     def _slice(self, layout, block, starts, lengths, line_numbers, ori_index, ori_dictionary):
         matrix = gather(block, starts, lengths, layout.width)
         n = len(starts)
-        columns = {f.name: field_column(matrix, f.offset, f.length) for f in layout.fields}
+        columns = {f.name: field_column(matrix, f.offset, f.length, f.name) for f in layout.fields}
         columns["overflow"] = overflow_column(block, starts, lengths, layout.width)
         columns["data_year"] = pa.array(np.full(n, self.year, dtype=np.int16))
         columns["bh_ori"] = pa.DictionaryArray.from_arrays(
@@ -286,7 +297,7 @@ class _BlockDecoder:
             return pa.table(columns)
         schema = self.schemas[layout.segment]
         # a field only another record type of the segment has (W1's codes, on an 01) is null
-        arrays = [columns.get(c.name, pa.nulls(n, c.type)) for c in schema]
+        arrays = [columns[c.name] if c.name in columns else pa.nulls(n, c.type) for c in schema]
         return pa.Table.from_arrays(arrays, schema=schema)
 
     # -- checks ------------------------------------------------------------------------------
@@ -299,7 +310,7 @@ class _BlockDecoder:
         is_header = valid & np.isin(type_ids, self.header_ids)
         # a batch header closes the open incident; children after it belong to no 01
         last_event = np.maximum.accumulate(np.where(is_admin | is_header, np.arange(n), -1))
-        keys = sliding_window_view(block, KEY_END - KEY_OFFSET)[starts + KEY_OFFSET]
+        keys = rows_at(block, starts + KEY_OFFSET, KEY_WIDTH).view("<u8")
         admin_rows = np.flatnonzero(is_admin)
         layout = self.layouts["01"]
         matrix = gather(block, starts[admin_rows], lengths[admin_rows], layout.width)
@@ -315,7 +326,7 @@ class _BlockDecoder:
             carried = owner < 0
             if carried.any():
                 if self.open_incident is not None:
-                    open_key = np.frombuffer(self.open_incident.key, np.uint8)
+                    open_key = np.frombuffer(self.open_incident.key, "<u8")
                     match = (keys[rows[carried]] == open_key).all(axis=1)
                     self.open_incident.present[name] += int(match.sum())
                     self.orphans += int((~match).sum())
@@ -371,7 +382,9 @@ class _BlockDecoder:
         if not rows.size:
             return
         self.summary.quarantined[reason] += rows.size
-        raw = [block[s : s + ln].tobytes() for s, ln in zip(starts[rows], lengths[rows], strict=True)]
+        raw = [
+            block[s : s + ln].tobytes() for s, ln in zip(starts[rows], lengths[rows], strict=True)
+        ]
         table = pa.Table.from_arrays(
             [
                 pa.array(line_numbers[rows]),
@@ -435,8 +448,13 @@ def merge_legacy_headers(parts: list[dict], bh: RecordLayout) -> list[dict]:
     current: dict | None = None
     for part in sorted(parts, key=lambda p: p["line_number"]):
         kind = part["segment_level"]
-        if kind == "B1" or current is None or current["ori"] != part["ori"] or kind in current["_parts"]:
-            current = {name: None for name in bh.field_names}
+        if (
+            kind == "B1"
+            or current is None
+            or current["ori"] != part["ori"]
+            or kind in current["_parts"]
+        ):
+            current = dict.fromkeys(bh.field_names)
             current.update(overflow=None, data_year=part["data_year"], bh_ori=part["bh_ori"],
                            line_number=part["line_number"], _parts=set())  # fmt: skip
             rows.append(current)

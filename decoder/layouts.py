@@ -6,6 +6,7 @@ generator both take them from here.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -70,8 +71,8 @@ def load_layouts(path: Path | None = None) -> dict[str, RecordLayout]:
     path = path or _layouts_path()
     raw = yaml.safe_load(path.read_text())["record_types"]
     layouts: dict[str, RecordLayout] = {}
-    for code, spec in raw.items():
-        code = str(code)
+    for key, spec in raw.items():
+        code = str(key)
         fields: list[Field] = []
         if "extends" in spec:
             fields += layouts[str(spec["extends"])].fields
@@ -98,7 +99,7 @@ def _check(code: str, fields: list[Field]) -> None:
     if len(names) != len(set(names)):
         raise ValueError(f"layout {code}: duplicate field names")
     ordered = sorted(fields, key=lambda f: f.start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if a.end > b.offset:
             raise ValueError(f"layout {code}: fields {a.name} and {b.name} overlap")
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.lib.stride_tricks import sliding_window_view
 
 BLANK = 0x20
 NEWLINE = 0x0A
 CARRIAGE_RETURN = 0x0D
-DICTIONARY_MAX_WIDTH = 8
-STRING_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,15 +45,32 @@ def code_of(record_type: str) -> int:
     return (raw[0] << 8) | raw[1]
 
 
-def gather(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
-    """``n x width`` matrix of records, short ones right-padded with blanks.
+def rows_at(block: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Copy ``width`` bytes at each start into an ``n x width`` matrix.
 
-    ``block`` must extend at least ``width`` bytes past the last start.
+    Viewing the block as overlapping ``width``-byte void items makes this one memcpy per
+    row: about twice as fast as indexing a sliding-window view, and far faster than take.
     """
-    matrix = sliding_window_view(block, width)[starts]
+    items = np.ndarray(
+        shape=(len(block) - width + 1,),
+        dtype=np.dtype((np.void, width)),
+        buffer=block,
+        strides=(1,),
+    )
+    return items[starts].view(np.uint8).reshape(len(starts), width)
+
+
+def gather(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """``n x (width + KEY_SLACK)`` matrix of records, short ones right-padded with blanks.
+
+    The KEY_SLACK bytes past ``width`` are whatever follows in the block; they are only
+    ever read under a mask. ``block`` must extend ``width + KEY_SLACK`` bytes past the
+    last start.
+    """
+    matrix = rows_at(block, starts, width + KEY_SLACK)
     short = np.flatnonzero(lengths < width)
     if short.size:
-        pad = np.arange(width) >= lengths[short, None]
+        pad = np.arange(width + KEY_SLACK) >= lengths[short, None]
         rows = matrix[short]
         rows[pad] = BLANK
         matrix[short] = rows
@@ -74,44 +88,69 @@ def _decode(raw: bytes) -> str | None:
     return text or None
 
 
-def _dictionary_array(indices: np.ndarray, values: list[str | None]) -> pa.Array:
-    """Dictionary array from int indices into ``values``; a ``None`` value means null."""
-    valid_values = [v for v in values if v is not None]
-    remap = np.full(len(values), -1, dtype=np.int32)
-    remap[[i for i, v in enumerate(values) if v is not None]] = np.arange(
-        len(valid_values), dtype=np.int32
-    )
-    idx = remap[indices] if len(values) else np.full(len(indices), -1, dtype=np.int32)
-    valid = idx >= 0
-    idx[~valid] = 0
+# One-byte fields index this table by their byte value: no hashing, no lookup.
+_BYTE_VALUES = pa.array([bytes([b]).decode("latin-1") for b in range(256)], pa.string())
+
+
+def _dictionary(indices: np.ndarray, valid: np.ndarray, values: pa.Array) -> pa.Array:
     index_array = pa.Array.from_buffers(
-        pa.int32(), len(idx), [_validity(valid), pa.py_buffer(idx)], null_count=-1
+        pa.int32(), len(indices), [_validity(valid), pa.py_buffer(indices)], null_count=-1
     )
-    return pa.DictionaryArray.from_arrays(index_array, pa.array(valid_values, pa.string()))
+    return pa.DictionaryArray.from_arrays(index_array, values)
 
 
-def dictionary_column(cols: np.ndarray) -> pa.Array:
-    """Dictionary-encode an ``n x w`` byte field (w <= 8) without hashing strings."""
-    n, width = cols.shape
-    if width <= 2:
-        keys = cols[:, 0].astype(np.int32)
-        if width == 2:
-            keys = (keys << 8) | cols[:, 1]
-        present = np.flatnonzero(np.bincount(keys, minlength=1 << (8 * width)))
-        lookup = np.zeros(1 << (8 * width), dtype=np.int32)
+def _from_uniques(indices: np.ndarray, valid: np.ndarray, uniques: list[bytes]) -> pa.Array:
+    """Dictionary array from indices into raw ``uniques``, stripped and de-duplicated."""
+    texts = [_decode(u) for u in uniques]
+    distinct: dict[str, int] = {}
+    remap = np.array([distinct.setdefault(t or "", len(distinct)) for t in texts], np.int32)
+    if len(distinct) != len(texts) or (remap != np.arange(len(texts))).any():
+        indices = remap[indices]  # "1 " and " 1" are the same value once stripped
+    return _dictionary(indices, valid, pa.array(list(distinct), pa.string()))
+
+
+KEY_SLACK = 8  # gather() reads this many bytes past a layout so any field can be an integer key
+
+
+def _keys(matrix: np.ndarray, offset: int, width: int) -> np.ndarray:
+    """Each row's field bytes as one little-endian integer, read in place (no copy).
+
+    Reads a whole 2-, 4- or 8-byte word and masks off the bytes past the field, which is
+    why gather() leaves KEY_SLACK spare bytes after every row.
+    """
+    size = 2 if width <= 2 else 4 if width <= 4 else 8
+    words = matrix[:, offset : offset + size].view(f"<u{size}")[:, 0]
+    if width == size:
+        return words
+    return words & np.array((1 << (8 * width)) - 1, dtype=words.dtype)
+
+
+def dictionary_column(matrix: np.ndarray, offset: int, width: int) -> pa.Array:
+    """Dictionary-encode one field of a row matrix: blanks are null, values stripped."""
+    n = matrix.shape[0]
+    if width == 1:
+        column = matrix[:, offset]
+        return _dictionary(column.astype(np.int32), column != BLANK, _BYTE_VALUES)
+    if width == 2:
+        keys = _keys(matrix, offset, 2)
+        present = np.flatnonzero(np.bincount(keys, minlength=1 << 16))
+        lookup = np.zeros(1 << 16, dtype=np.int32)
         lookup[present] = np.arange(present.size, dtype=np.int32)
-        indices = lookup[keys]
-        uniques = present
-    else:
-        keys = np.zeros(n, dtype=np.uint64)
-        for j in range(width):
-            keys <<= np.uint64(8)
-            keys |= cols[:, j]
+        uniques = [int(k).to_bytes(2, "little") for k in present]
+        return _from_uniques(lookup[keys], keys != 0x2020, uniques)
+    if width <= 8:
+        keys = _keys(matrix, offset, width)
+        blank_key = int.from_bytes(b" " * width, "little")
         encoded = pc.dictionary_encode(pa.array(keys))
-        indices = encoded.indices.to_numpy()
-        uniques = encoded.dictionary.to_numpy()
-    values = [_decode(int(k).to_bytes(width, "big")) for k in uniques]
-    return _dictionary_array(indices, values)
+        uniques = [int(k).to_bytes(8, "little")[:width] for k in encoded.dictionary.to_numpy()]
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        return _from_uniques(indices, keys != blank_key, uniques)
+    contiguous = np.ascontiguousarray(matrix[:, offset : offset + width])
+    binary = pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(contiguous)])
+    encoded = pc.dictionary_encode(binary)
+    valid = (contiguous != BLANK).any(axis=1)
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return _from_uniques(indices, valid, encoded.dictionary.to_pylist())
 
 
 def string_column(cols: np.ndarray) -> pa.Array:
@@ -139,11 +178,19 @@ def string_column(cols: np.ndarray) -> pa.Array:
     )
 
 
-def field_column(matrix: np.ndarray, offset: int, length: int) -> pa.Array:
-    cols = matrix[:, offset : offset + length]
-    if length <= DICTIONARY_MAX_WIDTH:
-        return dictionary_column(cols)
-    return string_column(cols)
+# Identifiers are nearly unique per record: a dictionary would only add a hash per value.
+UNIQUE_FIELDS = frozenset({"incident_number", "arrest_transaction_number"})
+
+
+def field_column(matrix: np.ndarray, offset: int, length: int, name: str = "") -> pa.Array:
+    """One field of a ``gather()``-ed row matrix as an Arrow column."""
+    if name in UNIQUE_FIELDS:
+        return string_column(matrix[:, offset : offset + length])
+    return dictionary_column(matrix, offset, length)
+
+
+def field_type(name: str) -> pa.DataType:
+    return pa.string() if name in UNIQUE_FIELDS else pa.dictionary(pa.int32(), pa.string())
 
 
 def overflow_column(
@@ -155,7 +202,7 @@ def overflow_column(
     if longest <= 0:
         return pa.nulls(len(starts), pa.string())
     cols = gather(block, starts + width, np.maximum(extra, 0), longest)
-    return string_column(cols)
+    return string_column(cols[:, :longest])
 
 
 def parse_counts(matrix: np.ndarray, offset: int, length: int) -> np.ndarray:

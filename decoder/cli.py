@@ -1,0 +1,94 @@
+"""`nibrs-decode`: decode one NIBRS master-file zip into Parquet, nothing else needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from decoder import __version__
+from decoder.decode import decode_zip
+from decoder.source import DecodeError, open_member
+
+
+def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=(
+            "Decode an FBI NIBRS master file (nibrs-YYYY.zip, Deflate or Deflate64) straight "
+            "from the zip into one Parquet table per segment under OUT/<segment>/. Records "
+            "that cannot be decoded go to OUT/_quarantine/ with their reason; a summary is "
+            "written to OUT/_summary.json and printed."
+        ),
+    )
+    parser.add_argument("zip", type=Path, help="the master-file zip, e.g. nibrs-2022.zip")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--year", type=int, help="data year, when neither the zip nor its member names it"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 if any record was quarantined"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        bar = None if args.quiet else _progress_bar(args.zip)
+        try:
+            summary = decode_zip(
+                args.zip, args.out, year=args.year, progress=bar.update if bar else None
+            )
+        finally:
+            if bar:
+                bar.close()
+    except DecodeError as exc:
+        print(f"nibrs-decode: error: {exc}", file=sys.stderr)
+        return 2
+    report = summary.as_dict()
+    if not args.quiet:
+        print(json.dumps(_headline(report), indent=2))
+        print(f"full summary: {Path(args.out) / '_summary.json'}", file=sys.stderr)
+    quarantined = report["quarantined"]["total"]
+    if quarantined:
+        print(
+            f"nibrs-decode: {quarantined:,} record(s) quarantined in "
+            f"{Path(args.out) / '_quarantine'}: {report['quarantined']['by_reason']}",
+            file=sys.stderr,
+        )
+        if args.strict:
+            return 1
+    return 0
+
+
+def _headline(report: dict) -> dict:
+    """What a person wants on screen; the line-length histogram stays in the file."""
+    keep = ("zip", "member", "compression", "data_year", "lines", "rows", "quarantined")
+    out = {k: report[k] for k in keep}
+    out["segment_counts"] = report["segment_counts"]
+    out["seconds"] = report["seconds"]
+    return out
+
+
+def _progress_bar(zip_path: Path):
+    """A byte progress bar over the member, on a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    try:
+        total = open_member(zip_path).size
+    except DecodeError:
+        return None  # decode_zip reports the problem itself
+    return tqdm(total=total, unit="B", unit_scale=True, desc="decoding", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

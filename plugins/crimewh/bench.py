@@ -1,0 +1,98 @@
+"""`make bench`: throughput and memory at scale, each figure beside a baseline run alongside.
+
+Every result is one JSON object. Timings come from child processes, so each peak RSS
+belongs to the program measured and not to this harness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+BENCH_YEAR = 2022
+
+
+def run_benchmarks(folder: Path, *, incidents: int) -> Iterator[dict]:
+    yield bench_decode(folder, incidents=incidents)
+
+
+def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
+    """A Deflate64 master file of ``incidents`` incidents, reused while its inputs match."""
+    from decoder.synth import synthesize
+
+    zip_path = folder / f"nibrs-{year}.zip"
+    recipe = {"year": year, "incidents": incidents, "seed": 0, "deflate64": True}
+    marker = folder / "input.json"
+    if zip_path.exists() and marker.exists() and json.loads(marker.read_text()) == recipe:
+        return zip_path
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"bench: synthesizing {incidents:,} incidents -> {zip_path}", file=sys.stderr)
+    synthesize(zip_path, **recipe)
+    marker.write_text(json.dumps(recipe))
+    return zip_path
+
+
+def timed_child(argv: list[str]) -> tuple[float, float]:
+    """Run a command; its wall seconds and its own peak RSS in MB."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def inflate_only_seconds(zip_path: Path) -> float:
+    """Read the member to nowhere through the decoder's own reader: the floor for decoding."""
+    from decoder.source import iter_inflated, open_member
+
+    member = open_member(zip_path)
+    started = time.perf_counter()
+    for _ in iter_inflated(member):
+        pass
+    return time.perf_counter() - started
+
+
+def bench_decode(folder: Path, *, incidents: int) -> dict:
+    zip_path = synthetic_year(folder, incidents=incidents)
+    inflate_s = inflate_only_seconds(zip_path)
+    out = folder / "decoded"
+    decode_s, rss_mb = timed_child(
+        [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out), "--quiet"]
+    )
+    summary = json.loads((out / "_summary.json").read_text())
+    records = sum(summary["records"].values())
+    result = {
+        "bench": "decode",
+        "incidents": incidents,
+        "compression": summary["compression"],
+        "member_mb": round(summary["member_bytes"] / 1e6, 1),
+        "records": records,
+        "mb_per_s": round(summary["member_bytes"] / 1e6 / decode_s, 1),
+        "records_per_s": round(records / decode_s),
+        "peak_rss_mb": round(rss_mb),
+        "inflate_only_s": round(inflate_s, 2),
+        "decode_s": round(decode_s, 2),
+        "ratio_vs_inflate": round(decode_s / inflate_s, 2),
+    }
+    try:
+        import crimepy  # noqa: F401  (installed by `make bench` from the lock's bench group)
+    except ImportError:
+        result["crimepy"] = "not installed: run through `make bench`"
+        return result
+    crimepy_s, crimepy_rss = timed_child(
+        [sys.executable, "-m", "crimewh.crimepy_baseline", str(zip_path), str(folder / "crimepy")]
+    )
+    result.update(
+        crimepy_s=round(crimepy_s, 2),
+        crimepy_peak_rss_mb=round(crimepy_rss),
+        speedup_vs_crimepy=round(crimepy_s / decode_s, 2),
+    )
+    return result

@@ -1,0 +1,140 @@
+"""`crimewh`: the project's command line, one subcommand group per area."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def _nibrs_synth(args: argparse.Namespace) -> int:
+    from decoder.synth import synthesize
+
+    bar = _bar(args.incidents, "incidents")
+    try:
+        summary = synthesize(
+            args.out,
+            year=args.year,
+            incidents=args.incidents,
+            seed=args.seed,
+            deflate64=args.deflate64,
+            crlf=args.crlf,
+            legacy_headers=args.legacy_headers,
+            nul_fill=args.nul_fill,
+            trim_lines=args.trim_lines,
+            progress=bar.update if bar else None,
+        )
+    finally:
+        if bar:
+            bar.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _nibrs_decode(args: argparse.Namespace) -> int:
+    from decoder.cli import run
+
+    return run(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Synthesize a small NIBRS year, decode it, and show what came out."""
+    from decoder.synth import synthesize
+
+    from decoder.decode import decode_zip
+
+    folder = args.data_dir / "demo"
+    zip_path = folder / f"nibrs-{args.year}.zip"
+    print(f"1/2 synthesizing {args.incidents:,} incidents of {args.year} -> {zip_path}")
+    started = time.perf_counter()
+    synthesize(zip_path, year=args.year, incidents=args.incidents, seed=0, deflate64=True)
+    print(f"    done in {time.perf_counter() - started:.1f}s (Deflate64, as the FBI ships it)")
+    out = folder / "decoded"
+    print(f"2/2 decoding -> {out}/<segment>/part-0.parquet")
+    summary = decode_zip(zip_path, out).as_dict()
+    print(json.dumps({k: summary[k] for k in ("rows", "quarantined", "segment_counts")}, indent=2))
+    print(
+        f"\nDecoded {summary['lines']:,} records in {summary['seconds']:.1f}s. Try:\n"
+        f"  .venv/bin/nibrs-decode {zip_path} --out {out}\n"
+        f'  .venv/bin/python -c "import pyarrow.parquet as pq; '
+        f"print(pq.read_table('{out}/administrative').to_pandas().head())\""
+    )
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from crimewh.bench import run_benchmarks
+
+    for result in run_benchmarks(args.data_dir / "bench", incidents=args.incidents):
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+def _bar(total: int, unit: str):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", unit_scale=True, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from decoder.cli import build_parser as decode_parser
+
+    parser = argparse.ArgumentParser(prog="crimewh", description=__doc__)
+    parser.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder (default ./data)"
+    )
+    areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
+
+    nibrs = areas.add_parser("nibrs", help="FBI NIBRS master files")
+    nibrs_commands = nibrs.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    synth = nibrs_commands.add_parser(
+        "synth", help="write a format-faithful synthetic master-file zip"
+    )
+    synth.add_argument("--year", type=int, required=True)
+    synth.add_argument("--incidents", type=int, required=True, help="Group A incidents")
+    synth.add_argument("--out", type=Path, required=True, help="zip to write, nibrs-YYYY.zip")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--deflate64", action="store_true", help="compress as the FBI does (zip method 9)"
+    )
+    synth.add_argument("--crlf", action="store_true", help="CRLF line ends")
+    synth.add_argument(
+        "--legacy-headers", action="store_true", help="B1/B2/B3 batch headers (1991-2012)"
+    )
+    synth.add_argument("--nul-fill", action="store_true", help="NUL bytes in BH filler fields")
+    synth.add_argument("--trim-lines", action="store_true", help="right-trim every line")
+    synth.set_defaults(handler=_nibrs_synth)
+
+    decode = nibrs_commands.add_parser(
+        "decode",
+        help="decode a master-file zip into Parquet (same as nibrs-decode)",
+        parents=[decode_parser()],
+        add_help=False,
+        conflict_handler="resolve",
+    )
+    decode.set_defaults(handler=_nibrs_decode)
+
+    demo = areas.add_parser("demo", help="synthesize a NIBRS year and decode it")
+    demo.add_argument("--year", type=int, default=2022)
+    demo.add_argument("--incidents", type=int, default=200_000)
+    demo.set_defaults(handler=_demo)
+
+    bench = areas.add_parser("bench", help="benchmarks; one JSON object per line")
+    bench.add_argument("--incidents", type=int, default=1_000_000)
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
