@@ -10,19 +10,40 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from decoder.source import DEFLATE64, DEFLATED
 
 _ZIP64_VERSION = 45
 _UNKNOWN32 = 0xFFFFFFFF
+STAGING_BYTES = 4 << 20
 
 
 def _dos_time(moment: time.struct_time) -> tuple[int, int]:
     dos_time = moment.tm_hour << 11 | moment.tm_min << 5 | moment.tm_sec // 2
     dos_date = (moment.tm_year - 1980) << 9 | moment.tm_mon << 5 | moment.tm_mday
     return dos_time, dos_date
+
+
+def _through_staging(compress: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """Feed ``compress`` through one reused buffer.
+
+    inflate64 1.0.4's Deflater keeps a reference to every buffer it is given, so handing it
+    the pieces themselves would hold the whole member (6 GB for a full year) in memory.
+    """
+    staging = memoryview(bytearray(STAGING_BYTES))
+
+    def staged(piece: bytes) -> bytes:
+        view = memoryview(piece)
+        out = []
+        for start in range(0, len(view), STAGING_BYTES):
+            part = view[start : start + STAGING_BYTES]
+            staging[: len(part)] = part
+            out.append(compress(staging[: len(part)]))
+        return b"".join(out)
+
+    return staged
 
 
 def write_zip(
@@ -40,7 +61,7 @@ def write_zip(
         import inflate64
 
         deflater = inflate64.Deflater()
-        compress, flush = deflater.deflate, deflater.flush
+        compress, flush = _through_staging(deflater.deflate), deflater.flush
     else:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
         compress, flush = compressor.compress, compressor.flush

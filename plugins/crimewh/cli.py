@@ -43,9 +43,8 @@ def _nibrs_decode(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """Synthesize a small NIBRS year, decode it, and show what came out."""
-    from decoder.synth import synthesize
-
     from decoder.decode import decode_zip
+    from decoder.synth import synthesize
 
     folder = args.data_dir / "demo"
     zip_path = folder / f"nibrs-{args.year}.zip"
@@ -57,11 +56,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"2/2 decoding -> {out}/<segment>/part-0.parquet")
     summary = decode_zip(zip_path, out).as_dict()
     print(json.dumps({k: summary[k] for k in ("rows", "quarantined", "segment_counts")}, indent=2))
+    table = out / "administrative" / "part-0.parquet"
     print(
         f"\nDecoded {summary['lines']:,} records in {summary['seconds']:.1f}s. Try:\n"
         f"  .venv/bin/nibrs-decode {zip_path} --out {out}\n"
         f'  .venv/bin/python -c "import pyarrow.parquet as pq; '
-        f"print(pq.read_table('{out}/administrative').to_pandas().head())\""
+        f"print(pq.read_table('{table}').slice(0, 2).to_pylist())\""
     )
     return 0
 
