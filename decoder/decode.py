@@ -1,20 +1,18 @@
 """Decode a NIBRS master-file zip into Parquet, one table per segment.
 
-Two threads share the work: one inflates the member into newline-aligned blocks, the
-other slices each block into per-segment Arrow tables and appends them to Parquet. Both
-spend their time in C code that releases the GIL (zlib/inflate64, NumPy, Arrow), so the
-slicing hides behind the inflating. Memory is bounded by the block size and a queue of two.
+A child process inflates the member (see source.iter_inflated_in_child) while this one
+cuts the stream into newline-aligned blocks and slices each block into per-segment Arrow
+tables appended to Parquet; the two overlap on two cores without sharing a GIL. Memory is
+bounded by the block size and the child's small read-ahead.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import shutil
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +33,14 @@ from decoder.slicing import (
     rows_at,
     split_lines,
 )
-from decoder.source import DecodeError, Member, data_year, iter_inflated, open_member
+from decoder.source import (
+    DecodeError,
+    Member,
+    data_year,
+    iter_inflated,
+    iter_inflated_in_child,
+    open_member,
+)
 
 BLOCK_SIZE = 64 << 20
 PADDING = 1024  # blank bytes after each block, so fixed-width row views never run off it
@@ -473,35 +478,32 @@ def merge_legacy_headers(parts: list[dict], bh: RecordLayout) -> list[dict]:
     return rows
 
 
-def _read_blocks(member: Member, out: queue.Queue, progress: Callable[[int], None] | None,
-                 block_size: int, stop: threading.Event) -> None:  # fmt: skip
-    """Reader thread: inflate and cut the stream at the last newline of each block."""
-    try:
-        pending = bytearray()
-        for piece in iter_inflated(member):
-            if stop.is_set():
-                return
-            pending += piece
-            if progress:
-                progress(len(piece))
-            if len(pending) >= block_size:
-                cut = pending.rfind(b"\n") + 1
-                if cut:
-                    out.put(_padded(pending[:cut]))
-                    del pending[:cut]
-        if pending:
-            out.put(_padded(pending))
-        out.put(None)
-    except BaseException as exc:  # handed to the worker, which raises it
-        out.put(exc)
+def _blocks(
+    member: Member, block_size: int, progress: Callable[[int], None] | None
+) -> Iterator[tuple[np.ndarray, int]]:
+    """The member as newline-aligned, blank-padded blocks of about ``block_size`` bytes."""
+    pending = bytearray()
+    for piece in iter_inflated_in_child(member):
+        pending += piece
+        if progress:
+            progress(len(piece))
+        if len(pending) >= block_size:
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield _padded(pending, cut)
+                del pending[:cut]
+    if pending:
+        yield _padded(pending, len(pending))
 
 
-def _padded(data: bytearray | bytes) -> tuple[np.ndarray, int]:
-    block = bytearray(data)
-    size = len(block)
-    if b"\x00" in block:  # NUL-filled fields (older batch headers): blank, byte for byte
-        block = bytearray(block.replace(b"\x00", b" "))
-    block += b" " * PADDING
+def _padded(data: bytearray, size: int) -> tuple[np.ndarray, int]:
+    """``data[:size]`` copied once into a block with PADDING blanks after it."""
+    block = bytearray(size + PADDING)
+    with memoryview(data) as view:
+        block[:size] = view[:size]
+    block[size:] = b" " * PADDING
+    if block.find(b"\x00", 0, size) >= 0:  # NUL-filled fields (older headers): blank them
+        block[:size] = block[:size].replace(b"\x00", b" ")
     return np.frombuffer(block, dtype=np.uint8), size
 
 
@@ -535,28 +537,15 @@ def decode_zip(
         data_year=year, member_bytes=member.size,
     )  # fmt: skip
     decoder = _BlockDecoder(out_dir, year, summary)
-    blocks: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read_blocks, args=(member, blocks, progress, block_size, stop), daemon=True
-    )
-    reader.start()
+    blocks = _blocks(member, block_size, progress)
     try:
-        while (item := blocks.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            decoder.decode_block(*item)
+        for block, size in blocks:
+            decoder.decode_block(block, size)
         decoder.finish()
     except BaseException:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                blocks.get_nowait()
-            except queue.Empty:
-                time.sleep(0.01)
+        blocks.close()  # stops the inflating child
         decoder.abort()
         raise
-    reader.join()
     summary.seconds = time.perf_counter() - started
     (out_dir / "_summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
