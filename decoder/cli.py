@@ -30,6 +30,12 @@ def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 if any record was quarantined"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="slice in N worker processes (default 1; pays only with more than 2 real cores)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -40,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
         bar = None if args.quiet else _progress_bar(args.zip)
         try:
             summary = decode_zip(
-                args.zip, args.out, year=args.year, progress=bar.update if bar else None
+                args.zip,
+                args.out,
+                year=args.year,
+                workers=args.workers,
+                progress=bar.update if bar else None,
             )
         finally:
             if bar:

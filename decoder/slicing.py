@@ -133,7 +133,9 @@ def dictionary_column(matrix: np.ndarray, offset: int, width: int) -> pa.Array:
         return _dictionary(column.astype(np.int32), column != BLANK, _BYTE_VALUES)
     if width == 2:
         keys = _keys(matrix, offset, 2)
-        present = np.flatnonzero(np.bincount(keys, minlength=1 << 16))
+        seen = np.zeros(1 << 16, dtype=bool)
+        seen[keys] = True  # cheaper than bincount, which widens every key to int64 first
+        present = np.flatnonzero(seen)
         lookup = np.zeros(1 << 16, dtype=np.int32)
         lookup[present] = np.arange(present.size, dtype=np.int32)
         uniques = [int(k).to_bytes(2, "little") for k in present]

@@ -36,4 +36,5 @@ def make_zip(tmp_path):
 
 
 def read_rows(out: Path, segment: str) -> list[dict]:
-    return pq.read_table(out / segment / "part-0.parquet").to_pylist()
+    """Every part of a decoded segment, in file order."""
+    return pq.read_table(out / segment).sort_by("line_number").to_pylist()
