@@ -4,9 +4,9 @@ A child process inflates the member (source.iter_inflated_in_child) while this p
 the stream into blocks at record-set boundaries: before an 01 or a batch header, so no
 incident is split and a block needs nothing from the one before it but the ORI of the last
 batch header and its first line number. Blocks are sliced into per-segment Arrow tables and
-appended to Parquet, in this process for a small file, or by worker processes that each
-write their own part of every segment, fed through shared memory. Nothing shares a GIL, and
-memory is bounded by the block size times the blocks in flight.
+appended to Parquet, here or (``workers`` > 1) by worker processes that each write their
+own part of every segment, fed through shared memory. Nothing shares a GIL, and memory is
+bounded by the block size times the blocks in flight.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ KEY_OFFSET, KEY_WIDTH = 2, 24
 META_COLUMNS = [
     pa.field("overflow", pa.string()),
     pa.field("data_year", pa.int16()),
-    pa.field("bh_ori", pa.string()),
+    pa.field("bh_ori", pa.dictionary(pa.int32(), pa.string())),
     pa.field("line_number", pa.int64()),
 ]
 QUARANTINE_SCHEMA = pa.schema(

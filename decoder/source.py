@@ -115,15 +115,18 @@ def iter_inflated(member: Member, read_size: int = 4 << 20) -> Iterator[bytes]:
     decompress = _decompressor(member.method)
     crc, produced = 0, 0
     left = member.compressed_size
+    # One reused input buffer: inflate64 1.0.4 keeps a reference to every buffer it is
+    # given, which would otherwise hold the whole compressed member in memory.
+    staging = memoryview(bytearray(read_size))
     with member.zip_path.open("rb") as fh:
         fh.seek(member.data_offset)
         while left > 0:
-            block = fh.read(min(read_size, left))
-            if not block:
+            got = fh.readinto(staging[: min(read_size, left)])
+            if not got:
                 break
-            left -= len(block)
+            left -= got
             try:
-                out = decompress(block)
+                out = decompress(staging[:got])
             except (zlib.error, ValueError, RuntimeError) as exc:
                 raise DecodeError(
                     f"{member.zip_path}: member {member.name} is corrupt near compressed byte "
