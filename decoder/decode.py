@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from decoder import __version__
 from decoder.layouts import RecordLayout, load_layouts
 from decoder.slicing import (
+    arrow_array,
     code_of,
     field_column,
     field_type,
@@ -38,6 +39,7 @@ from decoder.slicing import (
     record_codes,
     rows_at,
     split_lines,
+    string_array,
 )
 from decoder.source import (
     DecodeError,
@@ -292,11 +294,11 @@ class _BlockDecoder:
         n = len(starts)
         columns = {f.name: field_column(matrix, f.offset, f.length, f.name) for f in layout.fields}
         columns["overflow"] = overflow_column(block, starts, lengths, layout.width)
-        columns["data_year"] = pa.array(np.full(n, self.year, dtype=np.int16))
+        columns["data_year"] = arrow_array(np.full(n, self.year, dtype=np.int16))
         columns["bh_ori"] = pa.DictionaryArray.from_arrays(
-            pa.array(ori_index.astype(np.int32)), pa.array(ori_dictionary, pa.string())
+            arrow_array(ori_index.astype(np.int32)), string_array(ori_dictionary)
         )
-        columns["line_number"] = pa.array(line_numbers)
+        columns["line_number"] = arrow_array(line_numbers)
         if layout.record_type in LEGACY_HEADER_TYPES:  # merged into BH rows at the end
             return pa.table(columns)
         schema = self.schemas[layout.segment]

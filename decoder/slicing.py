@@ -88,8 +88,22 @@ def _decode(raw: bytes) -> str | None:
     return text or None
 
 
+def string_array(values: list[str]) -> pa.Array:
+    """A string array built from its buffers.
+
+    pa.array() on a Python list first checks whether pandas is installed, and importing it
+    costs most of a second per process wherever it is.
+    """
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
+
+
 # One-byte fields index this table by their byte value: no hashing, no lookup.
-_BYTE_VALUES = pa.array([bytes([b]).decode("latin-1") for b in range(256)], pa.string())
+_BYTE_VALUES = string_array([bytes([b]).decode("latin-1") for b in range(256)])
 
 
 def _dictionary(indices: np.ndarray, valid: np.ndarray, values: pa.Array) -> pa.Array:
@@ -106,10 +120,33 @@ def _from_uniques(indices: np.ndarray, valid: np.ndarray, uniques: list[bytes]) 
     remap = np.array([distinct.setdefault(t or "", len(distinct)) for t in texts], np.int32)
     if len(distinct) != len(texts) or (remap != np.arange(len(texts))).any():
         indices = remap[indices]  # "1 " and " 1" are the same value once stripped
-    return _dictionary(indices, valid, pa.array(list(distinct), pa.string()))
+    return _dictionary(indices, valid, string_array(list(distinct)))
 
 
 KEY_SLACK = 8  # gather() reads this many bytes past a layout so any field can be an integer key
+
+
+_ARROW_TYPES = {
+    np.dtype(np.int16): pa.int16(), np.dtype(np.int32): pa.int32(),
+    np.dtype(np.int64): pa.int64(), np.dtype(np.uint32): pa.uint32(),
+    np.dtype(np.uint64): pa.uint64(),
+}  # fmt: skip
+
+
+def arrow_array(values: np.ndarray) -> pa.Array:
+    """Zero-copy Arrow view of a 1-d numeric array (pa.array() would import pandas)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(
+        _ARROW_TYPES[values.dtype], len(values), [None, pa.py_buffer(values)]
+    )
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """Zero-copy view of a null-free primitive array (to_numpy() would import pandas)."""
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    return np.frombuffer(
+        array.buffers()[1], dtype, count=len(array), offset=array.offset * dtype.itemsize
+    )
 
 
 def _keys(matrix: np.ndarray, offset: int, width: int) -> np.ndarray:
@@ -143,16 +180,15 @@ def dictionary_column(matrix: np.ndarray, offset: int, width: int) -> pa.Array:
     if width <= 8:
         keys = _keys(matrix, offset, width)
         blank_key = int.from_bytes(b" " * width, "little")
-        encoded = pc.dictionary_encode(pa.array(keys))
-        uniques = [int(k).to_bytes(8, "little")[:width] for k in encoded.dictionary.to_numpy()]
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(arrow_array(keys))
+        uniques = [int(k).to_bytes(8, "little")[:width] for k in _numpy(encoded.dictionary)]
+        indices = _numpy(encoded.indices)
         return _from_uniques(indices, keys != blank_key, uniques)
     contiguous = np.ascontiguousarray(matrix[:, offset : offset + width])
     binary = pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(contiguous)])
     encoded = pc.dictionary_encode(binary)
     valid = (contiguous != BLANK).any(axis=1)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    return _from_uniques(indices, valid, encoded.dictionary.to_pylist())
+    return _from_uniques(_numpy(encoded.indices), valid, encoded.dictionary.to_pylist())
 
 
 def string_column(cols: np.ndarray) -> pa.Array:
