@@ -1,6 +1,6 @@
 """Decode a NIBRS master-file zip into Parquet, one table per segment.
 
-A child process inflates the member (source.iter_inflated_in_child) while this process cuts
+A child process inflates the member (source.inflating_child) while this process cuts
 the stream into blocks at record-set boundaries: before an 01 or a batch header, so no
 incident is split and a block needs nothing from the one before it but the ORI of the last
 batch header and its first line number. Blocks are sliced into per-segment Arrow tables and
@@ -45,8 +45,8 @@ from decoder.source import (
     DecodeError,
     Member,
     data_year,
+    inflating_child,
     iter_inflated,
-    iter_inflated_in_child,
     open_member,
 )
 
@@ -54,6 +54,7 @@ BLOCK_SIZE = 64 << 20
 PADDING = 1024  # blank bytes after each block, so fixed-width row views never run off it
 MIN_RECORD_LENGTH = 25  # segment level, state code, ORI and incident number: the record's key
 MAX_OVERFLOW = 64  # longer than the layout by more than this: two records run together
+MAX_LINE_BYTES = 1 << 20  # records are under 300 bytes; a "line" of a megabyte is not one
 BATCH_HEADER_TYPES = ("BH", "B1", "B2", "B3")
 LEGACY_HEADER_TYPES = ("B1", "B2", "B3")
 # 01 fields that declare how many child records follow, and the record type each counts
@@ -451,39 +452,62 @@ class _Block:
 # A record set starts with its 01; an agency with its batch header (B1 before 2013).
 _SET_STARTS = (b"\n01", b"\nBH", b"\nB1")
 _HEADER_STARTS = (b"\nBH", b"\nB1", b"\nB2", b"\nB3")
+_BLANKS = b" " * PADDING
 
 
 def _cut_blocks(
     member: Member, block_size: int, progress: Callable[[int], None] | None
-) -> Iterator[tuple[_Block, bytearray]]:
+) -> Iterator[tuple[_Block, np.ndarray]]:
     """The member in blocks of about ``block_size`` bytes, each starting a record set.
 
-    Yields the block and a buffer whose first ``block.size`` bytes are its text; the buffer
-    is only valid until the next item is asked for.
+    Yields each block with its bytes followed by PADDING blanks, read straight from the
+    inflating child into one of two alternating buffers (no other copy is made); the array
+    is valid until the next block is asked for.
     """
-    pending = bytearray()
+    limit = block_size
+    buffers = [bytearray(limit + PADDING), bytearray(limit + PADDING)]
+    current, filled = 0, 0
     first_line, carried_ori, index = 1, None, 0
-
-    def take(cut: int) -> tuple[_Block, bytearray]:
-        return _Block(index, cut, first_line, carried_ori), pending
-
-    for piece in iter_inflated_in_child(member):
-        pending += piece
-        if progress:
-            progress(len(piece))
-        while len(pending) >= block_size:
-            cut = max(pending.rfind(start) for start in _SET_STARTS) + 1
-            if cut <= 0:  # no set starts in a whole block: any line end will do
-                cut = pending.rfind(b"\n") + 1
-            if cut <= 0:
-                break
-            yield take(cut)
-            carried_ori = _last_header_ori(pending, cut) or carried_ori
-            first_line += pending.count(b"\n", 0, cut)
+    with inflating_child(member) as stream:
+        at_end = False
+        while True:
+            buffer = buffers[current]
+            with memoryview(buffer) as view:
+                while filled < limit and not at_end:
+                    got = stream.readinto(view[filled:limit])
+                    at_end = not got
+                    filled += got or 0
+                    if progress and got:
+                        progress(got)
+            if not filled:
+                return
+            cut = filled
+            if not at_end:
+                cut = max(buffer.rfind(start, 0, filled) for start in _SET_STARTS) + 1
+                if cut <= 0:  # no set starts in a whole block: any line end will do
+                    cut = buffer.rfind(b"\n", 0, filled) + 1
+            if cut <= 0:  # not one whole line yet: only a block smaller than a line does this
+                if limit >= MAX_LINE_BYTES:
+                    raise DecodeError(
+                        f"{member.zip_path}: line {first_line:,} of {member.name} is longer "
+                        f"than {MAX_LINE_BYTES:,} bytes: this is not a NIBRS master file"
+                    )
+                limit *= 2
+                buffers = [b + bytearray(limit + PADDING - len(b)) for b in buffers]
+                continue
+            following = buffers[1 - current]
+            following[: filled - cut] = buffer[cut:filled]
+            buffer[cut : cut + PADDING] = _BLANKS
+            if buffer.find(b"\x00", 0, cut) >= 0:  # NUL-filled fields (older headers)
+                buffer[:cut] = buffer[:cut].replace(b"\x00", b" ")
+            yield (
+                _Block(index, cut, first_line, carried_ori),
+                np.frombuffer(buffer, np.uint8, count=cut + PADDING),
+            )
+            carried_ori = _last_header_ori(buffer, cut) or carried_ori
+            first_line += buffer.count(b"\n", 0, cut)
             index += 1
-            del pending[:cut]
-    if pending:
-        yield take(len(pending))
+            current, filled = 1 - current, filled - cut
 
 
 def _last_header_ori(text: bytearray, end: int) -> str | None:
@@ -495,24 +519,11 @@ def _last_header_ori(text: bytearray, end: int) -> str | None:
     return None
 
 
-def _fill(target, source: bytearray, size: int) -> None:
-    """Copy a block into ``target`` (at least size + PADDING long), NUL read as blank."""
-    with memoryview(source) as view:
-        target[:size] = view[:size]
-    target[size : size + PADDING] = b" " * PADDING
-    if source.find(b"\x00", 0, size) >= 0:  # NUL-filled fields (older headers)
-        target[:size] = bytes(target[:size]).replace(b"\x00", b" ")
-
-
 def _decode_here(member, out_dir, year, block_size, progress) -> list[dict]:
     decoder = _BlockDecoder(out_dir, year)
     try:
-        for block, text in _cut_blocks(member, block_size, progress):
-            buffer = bytearray(block.size + PADDING)
-            _fill(buffer, text, block.size)
-            decoder.decode_block(
-                np.frombuffer(buffer, np.uint8), block.size, block.first_line, block.carried_ori
-            )
+        for block, data in _cut_blocks(member, block_size, progress):
+            decoder.decode_block(data, block.size, block.first_line, block.carried_ori)
         return [decoder.finish()]
     except BaseException:
         decoder.abort()
@@ -548,11 +559,11 @@ def _decode_in_workers(member, out_dir, year, block_size, progress, workers) -> 
             raise DecodeError(f"{member.zip_path}: a decoding worker failed: {answer['failed']}")
 
     try:
-        for block, text in _cut_blocks(member, block_size, progress):
+        for block, data in _cut_blocks(member, block_size, progress):
             while not idle:
                 handle(*answers.get())
-            memory = shared_memory.SharedMemory(create=True, size=block.size + PADDING)
-            _fill(memory.buf, text, block.size)
+            memory = shared_memory.SharedMemory(create=True, size=len(data))
+            memory.buf[: len(data)] = data
             in_flight[block.index] = memory
             task = {"index": block.index, "size": block.size, "first_line": block.first_line,
                     "carried_ori": block.carried_ori, "memory": memory.name}  # fmt: skip

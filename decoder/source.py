@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 STORED, DEFLATED, DEFLATE64 = 0, 8, 9
 METHOD_NAMES = {STORED: "stored", DEFLATED: "deflate", DEFLATE64: "deflate64"}
@@ -151,12 +152,14 @@ def iter_inflated(member: Member, read_size: int = 4 << 20) -> Iterator[bytes]:
 PIPE_BYTES = 1 << 20
 
 
-def iter_inflated_in_child(member: Member) -> Iterator[bytes]:
-    """Yield the member's bytes, inflated by a child process.
+@contextlib.contextmanager
+def inflating_child(member: Member) -> Iterator[BinaryIO]:
+    """A pipe streaming the member's bytes, inflated by a child process.
 
     Inflating in a thread of this process looked free (zlib and inflate64 release the GIL)
     but every buffer they return needs the GIL back, and waiting for it cost the decoder
-    half its speed. A child process inflates on the other core and streams through a pipe.
+    half its speed. A child process inflates on the other core instead. Read the pipe to
+    its end inside the ``with``; a child that failed raises DecodeError on the way out.
     """
     child = subprocess.Popen(
         [sys.executable, "-m", "decoder.source", str(member.zip_path)],
@@ -168,8 +171,7 @@ def iter_inflated_in_child(member: Member) -> Iterator[bytes]:
         with contextlib.suppress(OSError):
             fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     try:
-        while piece := child.stdout.read(PIPE_BYTES):
-            yield piece
+        yield child.stdout
         error = child.stderr.read().decode(errors="replace").strip()
         if child.wait():
             raise DecodeError(error or f"{member.zip_path}: inflating failed")
@@ -182,7 +184,7 @@ def iter_inflated_in_child(member: Member) -> Iterator[bytes]:
 
 
 def _inflate_to_stdout(zip_path: str, ahead: int = 8) -> int:
-    """Child side of iter_inflated_in_child: the member's bytes to stdout.
+    """Child side of inflating_child: the member's bytes to stdout.
 
     A writer thread drains a small queue into the pipe, so inflating runs ahead of the
     reader by up to ``ahead`` pieces while the decoder is busy slicing a block.

@@ -365,3 +365,10 @@ def test_cli_error_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nibrs-decode: error: ")
     assert "missing.zip: no such file" in err
+
+
+def test_a_line_of_megabytes_is_not_a_master_file(make_zip, tmp_path, sample_bytes):
+    runaway = sample_bytes.splitlines()[0] + b"9" * (2 << 20)  # lost its line ends
+    with pytest.raises(DecodeError, match=r"line 1 of .* is longer than 1,048,576 bytes"):
+        decode_zip(make_zip(runaway), tmp_path / "out", block_size=1 << 16)
+    assert not (tmp_path / "out" / "_summary.json").exists()
