@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from decoder import __version__
-from decoder.layouts import RecordLayout, load_layouts
+from decoder.layouts import RecordLayout, load_layouts, load_variants
 from decoder.slicing import (
     arrow_array,
     code_of,
@@ -101,6 +101,7 @@ class DecodeSummary:
     line_lengths: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     segment_counts: dict = field(default_factory=dict)
     master_file_years: Counter = field(default_factory=Counter)
+    variants: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def add(self, tally: dict) -> None:
@@ -110,6 +111,7 @@ class DecodeSummary:
         self.records.update(tally["records"])
         self.quarantined.update(tally["quarantined"])
         self.master_file_years.update(tally["master_file_years"])
+        self.variants.update(tally["variants"])
         for record_type, lengths in tally["line_lengths"].items():  # JSON made keys strings
             self.line_lengths[record_type].update({int(k): v for k, v in lengths.items()})
         for segment, rows in tally["rows"].items():
@@ -144,6 +146,7 @@ class DecodeSummary:
                 for rt, c in sorted(self.line_lengths.items())
             },
             "segment_counts": self.segment_counts,
+            "layout_variants_applied": dict(self.variants),
             "batch_header_master_file_years": {
                 str(k): v for k, v in self.master_file_years.items()
             },
@@ -258,6 +261,10 @@ class _BlockDecoder:
             self.code_lookup[code_of(record_type)] = i
         self.widths = np.array([lay.width for lay in self.layouts.values()], dtype=np.int64)
         self.header_ids = [self.type_list.index(rt) for rt in BATCH_HEADER_TYPES]
+        self.variants = defaultdict(list)  # record type -> variants in force this year
+        for variant in load_variants():
+            if variant.data_year == year:
+                self.variants[variant.layout.record_type].append(variant)
         self.schemas = segment_schemas()
         self.background = _BackgroundWrites()
         self.writers: dict[str, _SegmentWriter] = {}
@@ -267,6 +274,7 @@ class _BlockDecoder:
         self.tally = {
             "lines": 0, "blank_lines": 0, "incidents": 0, "orphans": 0,
             "records": Counter(), "quarantined": Counter(), "master_file_years": Counter(),
+            "variants": Counter(),
             "line_lengths": defaultdict(Counter), "rows": {},
             "counts": {name: {"declared": 0, "present": 0, "incidents_differing": 0}
                        for name in DECLARED_COUNTS},
@@ -329,17 +337,35 @@ class _BlockDecoder:
                 self.tally["line_lengths"][layout.record_type][int(length)] += int(
                     histogram[length]
                 )
-            table = self._slice(
-                layout, block, starts[rows], lengths[rows], line_numbers[rows],
-                ori_index[rows], ori_dictionary,
-            )  # fmt: skip
-            if layout.record_type in LEGACY_HEADER_TYPES:
-                self.legacy_headers += table.to_pylist()
-                continue
-            if layout.record_type == "BH":
-                years = table.column("master_file_year").to_pylist()
-                self.tally["master_file_years"].update(years)
-            self._writer(layout.segment).write(table)
+            for applied, subset in self._layouts_for(layout, block, starts, rows):
+                table = self._slice(
+                    applied, block, starts[subset], lengths[subset], line_numbers[subset],
+                    ori_index[subset], ori_dictionary,
+                )  # fmt: skip
+                if layout.record_type in LEGACY_HEADER_TYPES:
+                    self.legacy_headers += table.to_pylist()
+                    continue
+                if layout.record_type == "BH":
+                    years = table.column("master_file_year").to_pylist()
+                    self.tally["master_file_years"].update(years)
+                self._writer(layout.segment).write(table)
+
+    def _layouts_for(self, layout, block, starts, rows):
+        """Split ``rows`` by the layout they really have: a variant's state, or the standard."""
+        variants = self.variants.get(layout.record_type)
+        if not variants:
+            yield layout, rows
+            return
+        state = (block[starts[rows] + 2].astype(np.uint16) << 8) | block[starts[rows] + 3]
+        standard = np.ones(rows.size, dtype=bool)
+        for variant in variants:
+            hit = standard & (state == int.from_bytes(variant.state_code.encode(), "big"))
+            if hit.any():
+                self.tally["variants"][variant.name] += int(hit.sum())
+                yield variant.layout, rows[hit]
+            standard &= ~hit
+        if standard.any():
+            yield layout, rows[standard]
 
     def _slice(self, layout, block, starts, lengths, line_numbers, ori_index, ori_dictionary):
         matrix = gather(block, starts, lengths, layout.width)

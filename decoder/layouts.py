@@ -104,9 +104,49 @@ def _check(code: str, fields: list[Field]) -> None:
             raise ValueError(f"layout {code}: fields {a.name} and {b.name} overlap")
 
 
-def segment_record_types() -> dict[str, list[str]]:
-    """Output segment -> the record types that feed it, in layout order."""
-    out: dict[str, list[str]] = {}
-    for layout in load_layouts().values():
-        out.setdefault(layout.segment, []).append(layout.record_type)
-    return out
+@dataclass(frozen=True)
+class LayoutVariant:
+    """A layout some records of one year and state really have, instead of the standard."""
+
+    name: str
+    data_year: int
+    state_code: str
+    layout: RecordLayout
+
+
+@cache
+def load_variants(path: Path | None = None) -> tuple[LayoutVariant, ...]:
+    """The ``variants`` of the layouts file, each resolved to a full record layout."""
+    path = path or _layouts_path()
+    spec = yaml.safe_load(path.read_text()).get("variants") or {}
+    layouts = load_layouts(path)
+    variants = []
+    for name, variant in spec.items():
+        for record_type in variant["record_types"]:
+            base = layouts[str(record_type)]
+            variants.append(
+                LayoutVariant(
+                    name=name,
+                    data_year=int(variant["data_year"]),
+                    state_code=str(variant["state_code"]),
+                    layout=_widened(base, variant["widen"]),
+                )
+            )
+    return tuple(variants)
+
+
+def _widened(base: RecordLayout, widen: dict[str, int]) -> RecordLayout:
+    fields, shift = [], 0
+    for f in base.fields:
+        fields.append(Field(f.name, f.start + shift, f.length + widen.get(f.name, 0)))
+        shift += widen.get(f.name, 0)
+    unknown = set(widen) - set(base.field_names)
+    if unknown:
+        raise ValueError(f"variant of {base.record_type} widens unknown fields {unknown}")
+    return RecordLayout(
+        record_type=base.record_type,
+        segment=base.segment,
+        description=base.description,
+        length=base.length + shift,
+        fields=tuple(fields),
+    )

@@ -372,3 +372,27 @@ def test_a_line_of_megabytes_is_not_a_master_file(make_zip, tmp_path, sample_byt
     with pytest.raises(DecodeError, match=r"line 1 of .* is longer than 1,048,576 bytes"):
         decode_zip(make_zip(runaway), tmp_path / "out", block_size=1 << 16)
     assert not (tmp_path / "out" / "_summary.json").exists()
+
+
+def test_vermont_2015_arrestees_use_their_wider_transaction_number(
+    make_zip, tmp_path, sample_bytes
+):
+    """Reference §1.7: 13-character arrest transaction numbers shift every later field."""
+    lines = sample_bytes.splitlines()
+    arrestee = lines[7]  # 0604CA0270000FG2102356   2021042901FG2102356-0120210429ON23G01 ...
+    vermont = b"0644" + arrestee[4:35] + b"VT-2015-00001" + arrestee[47:]  # one byte longer
+    text = b"\n".join([lines[1], vermont, arrestee]) + b"\n"
+
+    summary = decode_zip(make_zip(text, name="nibrs-2015.zip"), tmp_path / "y2015")
+    vt, ca = read_rows(tmp_path / "y2015", "arrestee")
+    assert summary.as_dict()["layout_variants_applied"] == {
+        "vermont_2015_arrest_transaction_number": 1
+    }
+    assert vt["arrest_transaction_number"] == "VT-2015-00001"
+    assert (vt["arrest_date"], vt["arrest_offense_code"]) == ("20210429", "23G")
+    assert (vt["arrestee_age"], vt["under18_disposition"], vt["overflow"]) == ("34", None, None)
+    assert ca["arrest_transaction_number"] == "FG2102356-01"  # other states: standard layout
+
+    decode_zip(make_zip(text, name="nibrs-2016.zip"), tmp_path / "y2016")
+    vt_2016 = read_rows(tmp_path / "y2016", "arrestee")[0]
+    assert vt_2016["arrest_transaction_number"] == "VT-2015-0000"  # no variant that year
