@@ -53,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
     synthesize(zip_path, year=args.year, incidents=args.incidents, seed=0, deflate64=True)
     print(f"    done in {time.perf_counter() - started:.1f}s (Deflate64, as the FBI ships it)")
     out = folder / "decoded"
-    print(f"2/2 decoding -> {out}/<segment>/part-0.parquet")
+    print(f"2/2 decoding -> {out}/<segment>/")
     summary = decode_zip(zip_path, out).as_dict()
     print(json.dumps({k: summary[k] for k in ("rows", "quarantined", "segment_counts")}, indent=2))
     table = out / "administrative" / "part-0.parquet"
