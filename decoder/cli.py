@@ -83,17 +83,22 @@ def _headline(report: dict) -> dict:
     return out
 
 
-def _progress_bar(zip_path: Path):
-    """A byte progress bar over the member, on a terminal only."""
+def progress_bar(total: int, unit: str, desc: str | None = None):
+    """A progress bar on stderr when it is a terminal; None (no output) otherwise."""
     if not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr)
+
+
+def _progress_bar(zip_path: Path):
+    """Bytes of the member read."""
     try:
         total = open_member(zip_path).size
     except DecodeError:
         return None  # decode_zip reports the problem itself
-    return tqdm(total=total, unit="B", unit_scale=True, desc="decoding", file=sys.stderr)
+    return progress_bar(total, "B", "decoding")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -766,21 +766,15 @@ def _write_legacy_headers(out_dir: Path, parts: list[dict], summary: DecodeSumma
 
 
 def _check_looks_like_nibrs(member: Member) -> None:
-    first = next(iter_inflated_head(member), b"")
+    """Read only the first inflated piece: enough to tell a master file from anything else."""
+    pieces = iter_inflated(member, read_size=1 << 16)
+    try:
+        first = next(pieces, b"")
+    finally:
+        pieces.close()
     head = first.lstrip(b"\r\n\x00")[:2].decode("latin-1", "replace")
     if head not in load_layouts():
         raise DecodeError(
             f"{member.zip_path}: member {member.name} does not look like a NIBRS master file: "
             f"it starts with {first[:24]!r}, not a record type such as BH, B1 or 01"
         )
-
-
-def iter_inflated_head(member: Member):
-    """The first few KB of the member, without reading the rest."""
-    gen = iter_inflated(member, read_size=1 << 16)
-    try:
-        yield next(gen)
-    except StopIteration:
-        return
-    finally:
-        gen.close()

@@ -1690,10 +1690,12 @@ def synthesize(
     ``nul_fill`` puts NUL bytes in the batch headers' incident-number filler, and
     ``trim_lines`` right-trims every line (older years). The member text depends only on the
     arguments and ``seed``. ``progress``, if given, is called after each block with the
-    number of incidents done. Beside the zip, ``<name>.truth.parquet`` has one row per
-    incident, in file order: ori, incident_number (outer blanks stripped, as decoded),
-    incident_date, p_cleared, p_arrest, p_exceptional and the outcome drawn from them
-    (arrest, exceptional or open). Both files appear only once complete.
+    number of incidents it added (an increment, as tqdm's update takes).
+
+    Beside the zip, ``<name>.truth.parquet`` has one row per incident, in file order: ori,
+    incident_number (outer blanks stripped, as decoded), incident_date, p_cleared,
+    p_arrest, p_exceptional and the outcome drawn from them (arrest, exceptional or open).
+    Both files appear only once complete.
 
     Returns a summary: path, year, incidents, records by type, uncompressed bytes, seconds,
     and the truth path and compression.
@@ -1740,7 +1742,7 @@ def synthesize(
                     for record_type, n in counts.items():
                         records[record_type] += n
                     if progress:
-                        progress(first + count)
+                        progress(count)
         finally:
             pieces.put(None)
             writer.join()

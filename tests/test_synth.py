@@ -250,3 +250,10 @@ def test_no_incidents_still_writes_every_agencys_header(tmp_path):
     assert summary["records"]["BH"] == len(lines) > 0
     assert all(line.startswith(b"BH") for line in lines)
     assert pq.read_table(path.with_suffix(".truth.parquet")).num_rows == 0
+
+
+def test_progress_reports_increments_that_add_up(tmp_path):
+    steps: list[int] = []
+    synthesize(tmp_path / "nibrs-2021.zip", year=2021, incidents=70_000, progress=steps.append)
+    assert len(steps) > 1
+    assert sum(steps) == 70_000

@@ -12,9 +12,10 @@ DEFAULT_DATA_DIR = Path("data")
 
 
 def _nibrs_synth(args: argparse.Namespace) -> int:
+    from decoder.cli import progress_bar
     from decoder.synth import synthesize
 
-    bar = _bar(args.incidents, "incidents")
+    bar = progress_bar(args.incidents, " incidents")
     try:
         summary = synthesize(
             args.out,
@@ -72,14 +73,6 @@ def _bench(args: argparse.Namespace) -> int:
     for result in run_benchmarks(args.data_dir / "bench", incidents=args.incidents):
         print(json.dumps(result), flush=True)
     return 0
-
-
-def _bar(total: int, unit: str):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=f" {unit}", unit_scale=True, file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
