@@ -20,7 +20,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 setup: $(UV)  ## create .venv from uv.lock (a no-op when it is in sync)
-	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
+	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras
 
 test: setup  ## run the test suite
 	$(RUN) pytest
@@ -34,7 +34,7 @@ format: setup  ## apply ruff fixes and formatting
 	$(RUN) ruff format .
 
 bench: $(UV)  ## benchmarks at scale; one JSON object per line
-	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --group bench
+	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras --group bench
 	$(RUN) crimewh bench --incidents $(BENCH_INCIDENTS)
 
 demo: setup  ## synthesize a NIBRS year, decode it, print the summary

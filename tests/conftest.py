@@ -1,8 +1,15 @@
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from crimewh.settings import Settings
 from decoder.zipwriter import write_zip
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,3 +45,64 @@ def make_zip(tmp_path):
 def read_rows(out: Path, segment: str) -> list[dict]:
     """Every part of a decoded segment, in file order."""
     return pq.read_table(out / segment).sort_by("line_number").to_pylist()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """One moto server for the whole session, spoken to over HTTP like any S3."""
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"moto server did not start on {endpoint}; see {log.name}")
+            time.sleep(0.1)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """The embedded stack the tests share: a real PostgreSQL over TCP with passwords."""
+
+    settings: Settings  # warehouse_url set, a fresh data folder, a file:// lake
+    url: str  # the pipeline role
+    analyst_url: str
+    admin_url: str  # the superuser, for tests that must look behind the roles
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory):
+    """`crimewh stack up` once per session in a temporary data folder; `down` at the end."""
+    from crimewh.warehouse import stack
+
+    data_dir = tmp_path_factory.mktemp("warehouse")
+    environ = {"CRIMEWH_DATA_DIR": str(data_dir)}
+    stack.up(Settings.load(environ), echo=lambda _: None)
+    settings = Settings.load(environ)
+    state = stack.StackState.load(data_dir)
+    yield Warehouse(
+        settings=settings,
+        url=settings.warehouse_url,
+        analyst_url=state.url(stack.ANALYST_ROLE),
+        admin_url=state.url(stack.SUPERUSER),
+    )
+    stack.down(settings, echo=lambda _: None)

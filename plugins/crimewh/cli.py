@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path("data")
+# Each area registers its own subcommands: ``register(areas)`` adds a parser to the
+# subparsers object and sets ``handler``. Registration must stay cheap (no heavy imports),
+# because every `crimewh` call builds the whole parser.
+AREA_MODULES = ("crimewh.warehouse.cli",)
 
 
 def _nibrs_synth(args: argparse.Namespace) -> int:
@@ -40,6 +45,15 @@ def _nibrs_decode(args: argparse.Namespace) -> int:
     from decoder.cli import run
 
     return run(args)
+
+
+def _nibrs_ingest(args: argparse.Namespace) -> int:
+    from crimewh.nibrs_ingest import ingest_year
+    from crimewh.settings import settings
+
+    result = ingest_year(settings(), args.year, args.zip, force=args.force)
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -80,9 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="crimewh", description=__doc__)
     parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder (default ./data)"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data folder (default: $CRIMEWH_DATA_DIR, else ./data)",
     )
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
+    for module in AREA_MODULES:
+        importlib.import_module(module).register(areas)
 
     nibrs = areas.add_parser("nibrs", help="FBI NIBRS master files")
     nibrs_commands = nibrs.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -113,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.set_defaults(handler=_nibrs_decode)
 
+    ingest = nibrs_commands.add_parser(
+        "ingest",
+        help="a year's zip (landing area or --zip) -> decode -> lake -> raw",
+        description="Decode a NIBRS year into the lake and load it into the warehouse's raw "
+        "schema, replacing that year. Skips a zip whose sha256 is already loaded.",
+    )
+    ingest.add_argument("--year", type=int, required=True)
+    ingest.add_argument("--zip", type=Path, help="the zip (default: nibrs-YYYY.zip in landing)")
+    ingest.add_argument("--force", action="store_true", help="reload even if already loaded")
+    ingest.set_defaults(handler=_nibrs_ingest)
+
     demo = areas.add_parser("demo", help="synthesize a NIBRS year and decode it")
     demo.add_argument("--year", type=int, default=2022)
     demo.add_argument("--incidents", type=int, default=200_000)
@@ -125,8 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only pass-through commands (`stack psql`, `dbt`) take arguments of their own
+        if not hasattr(args, "passthrough"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.passthrough = [*args.passthrough, *extra]
+    if args.data_dir is not None:  # one source of truth: the settings read the environment
+        os.environ["CRIMEWH_DATA_DIR"] = str(args.data_dir)
+    from crimewh.settings import settings
+
+    settings.cache_clear()
+    args.data_dir = settings().data_dir
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

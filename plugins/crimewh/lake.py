@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 MANIFEST = "_manifest.json"
+EMBEDDED_S3_KEY = "crimewh-embedded"  # moto accepts any credentials
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PARTITION = re.compile(r"^[a-z_]+=[A-Za-z0-9_.:-]+$")
 
@@ -48,11 +49,11 @@ class Manifest:
 
 
 class Lake:
-    def __init__(self, url: str, *, s3_endpoint_url: str | None = None):
+    def __init__(self, url: str, *, s3_endpoint_url: str | None = None, embedded_s3: bool = False):
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         if parts.scheme == "s3":
-            self.fs = _s3_filesystem(s3_endpoint_url)
+            self.fs = _s3_filesystem(s3_endpoint_url, embedded=embedded_s3)
             self.root = f"{parts.netloc}{parts.path}"
         elif parts.scheme == "file":
             self.fs = fs.LocalFileSystem()
@@ -62,7 +63,11 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings) -> Lake:
-        return cls(settings.lake_url, s3_endpoint_url=settings.s3_endpoint_url)
+        return cls(
+            settings.lake_url,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            embedded_s3=settings.embedded_s3,
+        )
 
     # -- writing -----------------------------------------------------------------------------
     def put_partition(
@@ -178,10 +183,16 @@ def _checked(name: str) -> str:
     return name
 
 
-def _s3_filesystem(endpoint_url: str | None) -> fs.S3FileSystem:
-    """S3, or an S3-compatible endpoint; keys come from the usual AWS_* environment."""
+def _s3_filesystem(endpoint_url: str | None, *, embedded: bool = False) -> fs.S3FileSystem:
+    """S3, or an S3-compatible endpoint; keys come from the usual AWS_* environment.
+
+    The embedded stack's moto server takes any keys, so it gets fixed ones rather than
+    sending pyarrow on a search of the machine's AWS configuration.
+    """
     options = {"region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
                or "us-east-1"}  # fmt: skip
+    if embedded and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        options.update(access_key=EMBEDDED_S3_KEY, secret_key=EMBEDDED_S3_KEY)
     if endpoint_url:
         endpoint = urlsplit(endpoint_url if "//" in endpoint_url else f"http://{endpoint_url}")
         options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "http")

@@ -22,7 +22,11 @@ ENVIRONMENT = {
     "landing": "CRIMEWH_LANDING_URL",
     "warehouse_url": "CRIMEWH_WAREHOUSE_URL",
     "s3_endpoint_url": "CRIMEWH_S3_ENDPOINT_URL",
+    "soda_domain": "CRIMEWH_SODA_DOMAIN",
+    "soda_app_token": "CRIMEWH_SODA_APP_TOKEN",
+    "soda_page_size": "CRIMEWH_SODA_PAGE_SIZE",
 }
+SECRETS = {"soda_app_token"}  # read from the environment only, never from the file
 
 
 class SettingsError(Exception):
@@ -36,6 +40,12 @@ class Settings:
     landing_url: str
     warehouse_url: str | None
     s3_endpoint_url: str | None
+    soda_domain: str = "data.cityofchicago.org"
+    soda_app_token: str | None = None
+    soda_page_size: int = 50_000
+    # True when the URL was left unset, so the embedded stack (`crimewh stack up`) provides it
+    embedded_warehouse: bool = True
+    embedded_s3: bool = False
 
     @classmethod
     def load(
@@ -43,23 +53,39 @@ class Settings:
     ) -> Settings:
         environ = os.environ if environ is None else environ
         defaults = yaml.safe_load(config_file.read_text()) if config_file.exists() else {}
-        values = {key: environ.get(var) or defaults.get(key) for key, var in ENVIRONMENT.items()}
+        values = {
+            key: environ.get(var) or (None if key in SECRETS else defaults.get(key))
+            for key, var in ENVIRONMENT.items()
+        }
         data_dir = Path(values["data_dir"] or "data").expanduser().resolve()
+        lake_url = _storage_url(values["lake"] or "lake", data_dir, ENVIRONMENT["lake"])
+        stack = _embedded_stack(data_dir)
+        embedded_warehouse = not values["warehouse_url"]
+        if embedded_warehouse and stack:
+            values["warehouse_url"] = stack.url()
+        embedded_s3 = lake_url.startswith("s3://") and not values["s3_endpoint_url"]
+        if embedded_s3 and stack and stack.moto_port:
+            values["s3_endpoint_url"] = f"http://127.0.0.1:{stack.moto_port}"
         return cls(
             data_dir=data_dir,
-            lake_url=_storage_url(values["lake"] or "lake", data_dir, ENVIRONMENT["lake"]),
+            lake_url=lake_url,
             landing_url=_storage_url(
                 values["landing"] or "landing", data_dir, ENVIRONMENT["landing"]
             ),
             warehouse_url=values["warehouse_url"],
             s3_endpoint_url=values["s3_endpoint_url"],
+            soda_domain=values["soda_domain"] or "data.cityofchicago.org",
+            soda_app_token=values["soda_app_token"],
+            soda_page_size=_positive_int(values["soda_page_size"] or 50_000, "soda_page_size"),
+            embedded_warehouse=embedded_warehouse,
+            embedded_s3=embedded_s3,
         )
 
     def require_warehouse_url(self) -> str:
         if not self.warehouse_url:
             raise SettingsError(
-                "no warehouse is configured: set CRIMEWH_WAREHOUSE_URL to "
-                "postgresql://user:password@host:port/database"
+                "no warehouse is configured: run `crimewh stack up` for the embedded one, "
+                "or set CRIMEWH_WAREHOUSE_URL to postgresql://user:password@host:port/database"
             )
         return self.warehouse_url
 
@@ -68,7 +94,9 @@ class Settings:
             f"Settings(data_dir={str(self.data_dir)!r}, lake_url={self.lake_url!r}, "
             f"landing_url={self.landing_url!r}, "
             f"warehouse_url={redact(self.warehouse_url)!r}, "
-            f"s3_endpoint_url={self.s3_endpoint_url!r})"
+            f"s3_endpoint_url={self.s3_endpoint_url!r}, soda_domain={self.soda_domain!r}, "
+            f"soda_app_token={'***' if self.soda_app_token else None!r}, "
+            f"soda_page_size={self.soda_page_size})"
         )
 
     __str__ = __repr__
@@ -83,6 +111,22 @@ def redact(url: str | None) -> str | None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _embedded_stack(data_dir: Path):
+    from crimewh.warehouse.stack import StackState
+
+    return StackState.load(data_dir)
+
+
+def _positive_int(value: object, key: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise SettingsError(f"{ENVIRONMENT[key]}={value!r}: expected a positive whole number")
+    return number
 
 
 def _storage_url(value: str, data_dir: Path, variable: str) -> str:

@@ -1,0 +1,1 @@
+"""Clearance and arrest models: features from the marts, XGBoost training, batch scoring."""

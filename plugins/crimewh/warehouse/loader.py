@@ -1,0 +1,298 @@
+"""Load one lake partition into PostgreSQL's ``raw`` schema, replacing exactly that partition.
+
+Each raw table ``raw.<source>_<table>`` is list-partitioned on ``_partition`` (``year=2022``,
+``batch=20261121T031500Z``). A load copies the partition's Parquet into a new table created
+in the same transaction, then swaps it in for the old one (detach, drop, attach) and commits.
+So a reload or a backfill replaces its slice and nothing else, a failure at any point rolls
+back to the previous data, and readers never see a half-loaded partition. Creating the table
+in the loading transaction also lets PostgreSQL skip the WAL for the COPY when
+``wal_level=minimal`` (the embedded stack's setting), and the CHECK constraint it is created
+with lets ATTACH skip its validation scan.
+
+``raw._loads`` records every attempt: partition, rows, the source file's sha256, start, end,
+status and error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from crimewh.lake import Lake
+    from crimewh.settings import Settings
+
+RAW = "raw"
+AUDIT_DDL = """
+create table if not exists raw._loads (
+    load_id bigint generated always as identity primary key,
+    source text not null,
+    table_name text not null,
+    partition text not null,
+    rows bigint,
+    source_sha256 text,
+    producer text,
+    started_at timestamptz not null default clock_timestamp(),
+    finished_at timestamptz,
+    status text not null check (status in ('running', 'loaded', 'failed', 'skipped')),
+    error text
+)
+"""
+BATCH_ROWS = 256_000  # bounds memory: a year's arrow table never sits in RAM at once
+
+
+class LoadError(Exception):
+    """A partition could not be loaded; the previous data is intact."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    source: str
+    table: str
+    partition: str
+    rows: int
+    seconds: float
+    load_id: int | None
+    skipped: bool = False
+
+
+def raw_table(source: str, table: str) -> str:
+    return f"{source}_{table}"
+
+
+def load_partition(
+    settings: Settings,
+    source: str,
+    table: str,
+    partition: str,
+    *,
+    force: bool = True,
+    lake: Lake | None = None,
+) -> LoadResult:
+    """Load ``<lake>/<source>/<table>/<partition>`` into ``raw.<source>_<table>``."""
+    return load_partitions(settings, source, [table], partition, force=force, lake=lake)[0]
+
+
+def load_partitions(
+    settings: Settings,
+    source: str,
+    tables: list[str],
+    partition: str,
+    *,
+    force: bool = True,
+    lake: Lake | None = None,
+) -> list[LoadResult]:
+    """Load one partition of several tables in a single transaction: all of them or none.
+
+    A NIBRS year spans eleven segment tables; loading them together means the warehouse
+    never holds one year's offenses beside another version's victims. With ``force=False``,
+    tables whose last successful load came from the same source sha256 as the lake's
+    manifest are left alone.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from crimewh.lake import Lake
+
+    lake = lake or Lake.from_settings(settings)
+    # every manifest first: a missing or partial partition fails before anything is touched
+    manifests = {table: lake.manifest(source, table, partition) for table in tables}
+    files = {table: lake.partition_files(manifests[table]) for table in tables}
+    results: list[LoadResult] = []
+
+    with adbc.connect(settings.require_warehouse_url()) as conn:
+        cur = conn.cursor()
+        cur.execute(AUDIT_DDL)
+        conn.commit()
+        todo = []
+        for table in tables:
+            manifest = manifests[table]
+            if not force and _loaded_sha256(cur, source, table, partition) == (
+                manifest.source_sha256
+            ):
+                load_id = _audit(cur, source, table, partition, manifest, status="skipped", rows=0)
+                results.append(LoadResult(source, table, partition, 0, 0.0, load_id, True))
+            else:
+                load_id = _audit(cur, source, table, partition, manifest, status="running")
+                todo.append((table, load_id))
+        conn.commit()  # the attempts are on record even if the load fails
+        if not todo:
+            return results
+
+        table = todo[0][0]
+        try:
+            loaded = []
+            for table, load_id in todo:
+                table_started = time.perf_counter()
+                target = raw_table(source, table)
+                rows = _replace_partition(cur, target, partition, files[table], lake, load_id)
+                if rows != manifests[table].rows:
+                    raise LoadError(
+                        f"{RAW}.{target} {partition}: loaded {rows:,} rows but the lake "
+                        f"manifest says {manifests[table].rows:,}; write the partition again"
+                    )
+                loaded.append((table, load_id, rows, time.perf_counter() - table_started))
+            for _, load_id, rows, _ in loaded:
+                cur.execute(
+                    "update raw._loads set status = 'loaded', rows = $1, "
+                    "finished_at = clock_timestamp() where load_id = $2",
+                    (rows, load_id),
+                )
+            conn.commit()
+        except Exception as error:
+            conn.rollback()
+            message = f"{type(error).__name__}: {error}"[:4000]
+            for _, load_id in todo:
+                cur.execute(
+                    "update raw._loads set status = 'failed', error = $1, "
+                    "finished_at = clock_timestamp() where load_id = $2",
+                    (message, load_id),
+                )
+            conn.commit()
+            if isinstance(error, LoadError):
+                raise
+            raise LoadError(
+                f"loading {lake.url}/{source}/{table}/{partition} into "
+                f"{RAW}.{raw_table(source, table)} failed and the whole load was rolled back "
+                f"(the previous data is intact): {error}"
+            ) from error
+    results += [
+        LoadResult(source, table, partition, rows, seconds, load_id)
+        for table, load_id, rows, seconds in loaded
+    ]
+    return results
+
+
+def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
+    import pyarrow.parquet as pq
+
+    first = pq.ParquetFile(files[0], filesystem=lake.fs) if files else None
+    schema = first.schema_arrow if first else None
+    _ensure_parent(cur, target, schema)
+
+    slug = re.sub(r"[^a-z0-9]+", "_", partition.lower()).strip("_")
+    final = f"{target}__{slug}"
+    incoming = f"{final}__load{load_id}"
+    if len(incoming) > 63:
+        raise LoadError(f"partition table name {incoming!r} is longer than PostgreSQL allows")
+    literal = partition.replace("'", "''")
+    cur.execute(
+        f'create table {RAW}."{incoming}" (like {RAW}."{target}" including defaults, '
+        f"check (_partition = '{literal}'))"
+    )
+    cur.execute(f"alter table {RAW}.\"{incoming}\" alter column _partition set default '{literal}'")
+    cur.execute(f'alter table {RAW}."{incoming}" alter column _load_id set default {int(load_id)}')
+
+    rows = 0
+    for path in files:
+        parquet = pq.ParquetFile(path, filesystem=lake.fs)
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            if batch.num_rows:
+                rows += cur.adbc_ingest(incoming, batch, mode="append", db_schema_name=RAW)
+
+    cur.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "join pg_class p on p.oid = i.inhparent join pg_namespace n on n.oid = p.relnamespace "
+        "where n.nspname = $1 and p.relname = $2 and pg_get_expr(c.relpartbound, c.oid) = $3",
+        (RAW, target, f"FOR VALUES IN ('{literal}')"),
+    )
+    for (old,) in cur.fetchall():
+        cur.execute(f'alter table {RAW}."{target}" detach partition {RAW}."{old}"')
+        cur.execute(f'drop table {RAW}."{old}"')
+    cur.execute(f'alter table {RAW}."{incoming}" rename to "{final}"')
+    cur.execute(
+        f'alter table {RAW}."{target}" attach partition {RAW}."{final}" '
+        f"for values in ('{literal}')"
+    )
+    return rows
+
+
+def _ensure_parent(cur, target: str, schema: pa.Schema | None) -> None:
+    """Create the partitioned parent, or add any column the new data brings."""
+    columns = [(f.name, _pg_type(f.type)) for f in schema] if schema is not None else []
+    cur.execute(f"create schema if not exists {RAW}")
+    cur.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = $1 and table_name = $2",
+        (RAW, target),
+    )
+    existing = {name for (name,) in cur.fetchall()}
+    if not existing:
+        body = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        cur.execute(
+            f'create table {RAW}."{target}" ({body}{", " if body else ""}'
+            "_partition text not null, _load_id bigint not null, "
+            "_loaded_at timestamptz not null default now()) partition by list (_partition)"
+        )
+        return
+    for name, kind in columns:
+        if name not in existing:
+            cur.execute(f'alter table {RAW}."{target}" add column "{name}" {kind}')
+
+
+def _pg_type(arrow_type) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    checks = (
+        (pa.types.is_string, "text"),
+        (pa.types.is_large_string, "text"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_int8, "smallint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "integer"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_floating, "double precision"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_binary, "bytea"),
+        (pa.types.is_large_binary, "bytea"),
+    )
+    for check, pg in checks:
+        if check(arrow_type):
+            return pg
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    raise LoadError(f"no PostgreSQL type for Arrow type {arrow_type}; cast it in the lake writer")
+
+
+def loaded_sha256s(settings: Settings, source: str, partition: str) -> dict[str, str]:
+    """Per table, the source sha256 of the partition's last successful load."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(settings.require_warehouse_url()) as conn:
+        cur = conn.cursor()
+        cur.execute("select to_regclass('raw._loads') is not null")
+        if not cur.fetchone()[0]:
+            return {}
+        cur.execute(
+            "select distinct on (table_name) table_name, source_sha256 from raw._loads "
+            "where source = $1 and partition = $2 and status = 'loaded' "
+            "order by table_name, load_id desc",
+            (source, partition),
+        )
+        return dict(cur.fetchall())
+
+
+def _loaded_sha256(cur, source: str, table: str, partition: str) -> str | None:
+    cur.execute(
+        "select source_sha256 from raw._loads where source = $1 and table_name = $2 "
+        "and partition = $3 and status = 'loaded' order by load_id desc limit 1",
+        (source, table, partition),
+    )
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _audit(cur, source, table, partition, manifest, *, status: str, rows=None) -> int:
+    cur.execute(
+        "insert into raw._loads (source, table_name, partition, rows, source_sha256, producer, "
+        "status, finished_at) values ($1, $2, $3, $4, $5, $6, $7, "
+        "case when $8 = 'running' then null else clock_timestamp() end) returning load_id",
+        (source, table, partition, rows, manifest.source_sha256, manifest.producer,
+         status, status),
+    )  # fmt: skip
+    return cur.fetchone()[0]
