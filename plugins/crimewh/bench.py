@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 BENCH_YEAR = 2022
+ROUNDS = 3
 
 
 def run_benchmarks(folder: Path, *, incidents: int) -> Iterator[dict]:
     yield bench_decode(folder, incidents=incidents)
+    yield bench_load(folder)
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
@@ -96,3 +98,68 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
         speedup_vs_crimepy=round(crimepy_s / decode_s, 2),
     )
     return result
+
+
+def bench_load(folder: Path) -> dict:
+    """The decoded year through the loader, against a plain ADBC ingest of the same Parquet.
+
+    The loader's figure is its second load of the year, so it includes replacing the first
+    (the swap of every segment's partition); the baseline creates fresh scratch tables and
+    copies each file in whole, with nothing transactional around it.
+    """
+    from crimewh.lake import Lake
+    from crimewh.settings import Settings
+    from crimewh.warehouse import stack
+    from crimewh.warehouse.loader import load_partitions
+    from decoder.decode import segment_schemas
+
+    decoded = folder / "decoded"
+    environ = {"CRIMEWH_DATA_DIR": str(folder / "warehouse")}
+    stack.up(Settings.load(environ), echo=lambda _: None)
+    settings = Settings.load(environ)
+    lake = Lake.from_settings(settings)
+    segments = list(segment_schemas())
+    partition = f"year={BENCH_YEAR}"
+    for segment in segments:
+        parts = sorted((decoded / segment).glob("*.parquet"))
+        lake.put_partition("nibrs", segment, partition, parts, source_sha256="bench",
+                           producer="bench")  # fmt: skip
+
+    load_partitions(settings, "nibrs", segments, partition)  # creates the tables
+    loader_runs, baseline_runs = [], []
+    for _ in range(ROUNDS):  # interleaved, best of each: other work on the machine is noise
+        started = time.perf_counter()
+        results = load_partitions(settings, "nibrs", segments, partition)  # replaces the year
+        loader_runs.append(time.perf_counter() - started)
+        baseline_runs.append(_plain_adbc_ingest(settings, decoded, segments))
+    rows = sum(result.rows for result in results)
+    loader_s, baseline_s = min(loader_runs), min(baseline_runs)
+    stack.down(settings, echo=lambda _: None)
+    return {
+        "bench": "load",
+        "rows": rows,
+        "seconds": round(loader_s, 2),
+        "rows_per_s": round(rows / loader_s),
+        "baseline_seconds": round(baseline_s, 2),
+        "baseline_rows_per_s": round(rows / baseline_s),
+        "ratio_vs_baseline": round(baseline_s / loader_s, 2),
+    }
+
+
+def _plain_adbc_ingest(settings, decoded: Path, segments: list[str]) -> float:
+    """Seconds to copy every decoded file into fresh scratch tables with ADBC, one commit."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow.parquet as pq
+
+    with adbc.connect(settings.require_warehouse_url()) as conn, conn.cursor() as cur:
+        started = time.perf_counter()
+        for segment in segments:
+            for part in sorted((decoded / segment).glob("*.parquet")):
+                cur.adbc_ingest(f"bench_{segment}", pq.read_table(part), mode="create_append",
+                                db_schema_name="raw")  # fmt: skip
+        conn.commit()
+        seconds = time.perf_counter() - started
+        for segment in segments:
+            cur.execute(f"drop table raw.bench_{segment}")
+        conn.commit()
+    return seconds
