@@ -1,6 +1,8 @@
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -90,11 +92,16 @@ class Warehouse:
 
 
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory):
-    """`crimewh stack up` once per session in a temporary data folder; `down` at the end."""
+def warehouse():
+    """`crimewh stack up` once per session in a temporary data folder; `down` at the end.
+
+    Not under pytest's own temporary folder: as root the server runs as another user, and
+    pytest makes that folder private again whenever a second session starts, which would
+    lock the server out of its own files.
+    """
     from crimewh.warehouse import stack
 
-    data_dir = tmp_path_factory.mktemp("warehouse")
+    data_dir = Path(tempfile.mkdtemp(prefix="crimewh-test-warehouse-"))
     environ = {"CRIMEWH_DATA_DIR": str(data_dir)}
     stack.up(Settings.load(environ), echo=lambda _: None)
     settings = Settings.load(environ)
@@ -106,3 +113,4 @@ def warehouse(tmp_path_factory):
         admin_url=state.url(stack.SUPERUSER),
     )
     stack.down(settings, echo=lambda _: None)
+    shutil.rmtree(data_dir, ignore_errors=True)

@@ -13,7 +13,13 @@ from pathlib import Path
 # Each area registers its own subcommands: ``register(areas)`` adds a parser to the
 # subparsers object and sets ``handler``. Registration must stay cheap (no heavy imports),
 # because every `crimewh` call builds the whole parser.
-AREA_MODULES = ("crimewh.warehouse.cli",)
+AREA_MODULES = (
+    "crimewh.warehouse.cli",
+    "crimewh.airflow_cli",
+    "crimewh.quality.cli",
+    "crimewh.chicago.cli",
+    "crimewh.transform_cli",
+)
 
 
 def _nibrs_synth(args: argparse.Namespace) -> int:

@@ -1,0 +1,229 @@
+"""`crimewh chicago …`: pull the crimes dataset, or serve synthetic rows like the portal does.
+
+    crimewh chicago pull [--since ISO] [--years A-B] [--overlap-hours H] [--page-size N]
+    crimewh chicago serve --port P [--rows N | --from-file F.json] [--fail-rate R] [--seed S]
+    crimewh chicago synth --rows N --out F.json [--seed S]
+
+Also runnable on its own: ``python -m crimewh.chicago.cli pull …``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+DEFAULT_SERVE_ROWS = 100_000
+
+
+def _years(text: str) -> tuple[int, int]:
+    try:
+        first, _, last = text.partition("-")
+        span = (int(first), int(last or first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a year range like 2001-2025") from None
+    if span[0] > span[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: the first year comes first")
+    return span
+
+
+def _moment(text: str) -> datetime:
+    """ISO 8601; a zone, if given, is converted to Chicago wall time (SODA's floating time)."""
+    from crimewh.chicago.parse import CHICAGO
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write an ISO time like 2025-11-01T00:00:00 (Chicago wall time)"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CHICAGO).replace(tzinfo=None)
+    return moment
+
+
+def _settings():
+    from crimewh.settings import settings
+
+    return settings()
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from crimewh.chicago.client import SodaClient, SodaError
+    from crimewh.chicago.pull import PullError, pull
+    from crimewh.settings import SettingsError
+
+    settings = _settings()
+    try:
+        settings.require_warehouse_url()  # fail before fetching, not after
+        with SodaClient.from_settings(settings) as client:
+            print(f"pulling from {client.where}", file=sys.stderr)
+            result = pull(
+                settings, since=args.since, years=args.years, client=client,
+                overlap=timedelta(hours=args.overlap_hours), page_size=args.page_size,
+                on_page=_print_page,
+            )  # fmt: skip
+    except (PullError, SodaError, SettingsError) as error:
+        print(f"crimewh chicago pull: {error}", file=sys.stderr)
+        return 1
+    for line in result.report.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    print(json.dumps(result.as_dict(), indent=2, default=str))
+    return 0
+
+
+def _print_page(page) -> None:
+    total = f" of ~{page.expected:,}" if page.expected is not None else ""
+    print(
+        f"  {page.partition} page {page.number}: {page.fetched:,}{total} rows "
+        f"(ids up to {page.after_id})",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from crimewh.chicago.server import Dataset, SodaServer
+
+    if args.from_file:
+        try:
+            dataset = Dataset.from_file(args.from_file)
+        except ValueError as error:
+            print(f"crimewh chicago serve: {error}", file=sys.stderr)
+            return 1
+        origin, truth = str(args.from_file), None
+    else:
+        from crimewh.chicago.synth import synthesize, write_truth
+
+        rows = args.rows if args.rows is not None else DEFAULT_SERVE_ROWS
+        print(f"generating {rows:,} rows (seed {args.seed}) …", file=sys.stderr, flush=True)
+        synthetic = synthesize(
+            rows, seed=args.seed, years=args.years, location_shape=args.location_shape
+        )
+        dataset = Dataset.from_wire_table(synthetic.table)
+        truth = args.truth_out or (
+            _settings().data_dir / "chicago" / "truth" / f"serve-rows{rows}-seed{args.seed}"
+            ".truth.parquet"
+        )
+        write_truth(truth, synthetic.truth)
+        origin = f"synthetic, seed {args.seed}"
+    server = SodaServer(
+        dataset, host=args.host, port=args.port, fail_rate=args.fail_rate, seed=args.seed,
+        retry_after=args.retry_after, slow_seconds=args.slow_seconds,
+    )  # fmt: skip
+    print(
+        f"serving {len(dataset):,} rows ({origin}) at {server.url}\n"
+        f"  pull with: CRIMEWH_SODA_DOMAIN={server.domain} crimewh chicago pull --years …"
+        + (f"\n  truth (id, arrest_probability): {truth}" if truth else "")
+        + (f"\n  faults: {args.fail_rate:.0%} of requests" if args.fail_rate else ""),
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    stats = server.stats
+    print(f"answered {stats.requests:,} requests; faults {dict(stats.faults)}", file=sys.stderr)
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from crimewh.chicago.synth import synthesize, truth_path_for, write_json, write_truth
+
+    synthetic = synthesize(
+        args.rows, seed=args.seed, years=args.years, location_shape=args.location_shape
+    )
+    write_json(args.out, synthetic.table)
+    truth = write_truth(truth_path_for(args.out), synthetic.truth)
+    print(json.dumps({"rows": synthetic.table.num_rows, "out": str(args.out),
+                      "truth": str(truth)}, indent=2))  # fmt: skip
+    return 0
+
+
+def register(areas) -> None:
+    from crimewh.chicago import FIRST_YEAR, LAST_YEAR, LOCATION_SHAPES
+
+    chicago = areas.add_parser(
+        "chicago",
+        help="City of Chicago crimes (SODA dataset ijzp-q8t2)",
+        description="Pull the crimes dataset into the lake and raw, or serve synthetic rows.",
+    )
+    commands = chicago.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pull = commands.add_parser(
+        "pull",
+        help="incremental pull by updated_on (default), or a backfill with --years",
+        description="Fetch changed rows (or whole years) into the lake and load them into "
+        "raw.chicago_crimes. An interrupted pull resumes where it stopped.",
+    )
+    when = pull.add_mutually_exclusive_group()
+    when.add_argument(
+        "--since", type=_moment, help="rows updated after this time (default: the watermark)"
+    )
+    when.add_argument("--years", type=_years, help="backfill these years, e.g. 2001-2025")
+    pull.add_argument(
+        "--overlap-hours", type=float, default=24.0,
+        help="re-read this much before the watermark (default 24)",
+    )  # fmt: skip
+    pull.add_argument(
+        "--page-size", type=int, default=None, help="rows per request (default: the settings)"
+    )
+    pull.set_defaults(handler=_pull)
+
+    serve = commands.add_parser(
+        "serve",
+        help="a local SODA-compatible server for tests and the demo",
+        description="Serve /resource/ijzp-q8t2.json on 127.0.0.1 until interrupted.",
+    )
+    serve.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    serve.add_argument("--host", default="127.0.0.1")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--rows", type=int, help=f"synthetic rows (default {DEFAULT_SERVE_ROWS:,})")
+    source.add_argument("--from-file", type=Path, help="a JSON array of rows to serve instead")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument(
+        "--years", type=_years, default=(FIRST_YEAR, LAST_YEAR),
+        help=f"years of the synthetic rows (default {FIRST_YEAR}-{LAST_YEAR})",
+    )  # fmt: skip
+    serve.add_argument("--location-shape", choices=LOCATION_SHAPES, default="legacy")
+    serve.add_argument(
+        "--truth-out", type=Path,
+        help="where the arrest probabilities go (default <data>/chicago/truth/"
+        "serve-rows<N>-seed<S>.truth.parquet)",
+    )  # fmt: skip
+    serve.add_argument("--fail-rate", type=float, default=0.0, help="share of faulty responses")
+    serve.add_argument("--retry-after", type=int, default=1, help="seconds a 429 asks for")
+    serve.add_argument("--slow-seconds", type=float, default=3.0, help="delay of a slow fault")
+    serve.set_defaults(handler=_serve)
+
+    synth = commands.add_parser(
+        "synth", help="write synthetic rows as a JSON array (for serve --from-file)"
+    )
+    synth.add_argument("--rows", type=int, required=True)
+    synth.add_argument("--out", type=Path, required=True, help="F.json; truth beside it")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--years", type=_years, default=(FIRST_YEAR, LAST_YEAR))
+    synth.add_argument("--location-shape", choices=LOCATION_SHAPES, default="legacy")
+    synth.set_defaults(handler=_synth)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The chicago commands alone: ``python -m crimewh.chicago.cli pull …``."""
+    parser = argparse.ArgumentParser(prog="crimewh")
+    areas = parser.add_subparsers(dest="area", required=True)
+    register(areas)
+    args = parser.parse_args(["chicago", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
