@@ -1,0 +1,581 @@
+"""raw -> marts on synthetic data: `dbt build` on the embedded warehouse, checked against
+what the generators drew (their truth files and the decoded records), computed here in
+Python, never read back from the marts' own logic.
+
+One module fixture loads the years and pull batches, builds, backfills one year, pulls
+again and builds once more; the tests then look at the result.
+"""
+
+import collections
+import csv
+import dataclasses
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from crimewh.chicago.client import SodaClient
+from crimewh.chicago.pull import pull
+from crimewh.chicago.server import Dataset, SodaServer
+from crimewh.chicago.synth import synthesize as synthesize_crimes
+from crimewh.dbt import PROJECT_DIR, run_dbt
+from crimewh.nibrs_ingest import ingest_year
+from decoder.decode import decode_zip
+from decoder.synth import synthesize
+
+MODERN_YEAR = 2018
+LEGACY_YEAR = 2000  # B1/B2/B3 batch headers, and the year without current populations
+CHICAGO_YEARS = (2023, 2024)
+ID_OFFSET = 900_000_000  # keeps these crimes apart from other tests' rows in the shared raw table
+UNKNOWN_LABEL = "SPACEPORT"  # a location description no mapping knows
+ARRESTS_RECORDED = "2026-06-01T15:40:00.000"
+RECLASSIFIED = "2026-07-01T15:40:00.000"
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+LOADED_BY_YEAR = (
+    "select data_year, max(source_loaded_at) from marts.fct_nibrs_incidents group by data_year"
+)
+NIBRS_MARTS = ("fct_nibrs_incidents", "fct_nibrs_offenses", "fct_agency_years", "agency_year_stats")
+
+
+def query(url: str, sql: str, params=None) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def records(url: str, sql: str, params=None) -> list[dict]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def year_rows(url: str, table: str, year: int, key: str | None = None):
+    """One data year of a mart: a list of row dicts, or a dict of them by ``key``."""
+    rows = records(url, f"select * from marts.{table} where data_year = %s", (year,))
+    return {row[key]: row for row in rows} if key else rows
+
+
+def year_fingerprint(url: str, table: str, year: int) -> tuple:
+    """Rows, and a hash of every column of every row, of one data year of a mart."""
+    return query(
+        url,
+        f"select count(*), md5(string_agg(t::text, '' order by t::text)) "
+        f"from marts.{table} as t where data_year = %s",
+        (year,),
+    )[0]
+
+
+def offset_ids(table: pa.Table) -> pa.Table:
+    ids = pc.cast(pc.add(pc.cast(table["id"], pa.int64()), ID_OFFSET), pa.string())
+    return table.set_column(table.schema.get_field_index("id"), "id", ids)
+
+
+@dataclasses.dataclass
+class Built:
+    settings: object
+    url: str
+    analyst_url: str
+    target: dict
+    builds: list
+    before: dict  # the legacy year's marts and the Chicago rows before the second build
+    truth: pa.Table  # the backfilled modern year's truth
+    decoded: Path  # the backfilled modern year, decoded here
+    legacy_decoded: Path
+    legacy_population: dict[str, int]
+    crimes: dict[int, dict]  # the served rows at the end (API wire form), by id
+
+
+@pytest.fixture(scope="module")
+def built(warehouse, tmp_path_factory) -> Built:
+    root = tmp_path_factory.mktemp("dbt-build")
+    settings = dataclasses.replace(
+        warehouse.settings, data_dir=root, lake_url=f"file://{root}/lake"
+    )
+    target = {"DBT_TARGET_PATH": str(root / "target"), "DBT_LOG_PATH": str(root / "logs")}
+    quiet = lambda _: None  # noqa: E731
+
+    # -- NIBRS: a modern year, and a legacy-header file loaded as 2000 ------------------------
+    first = root / "first" / f"nibrs-{MODERN_YEAR}.zip"
+    synthesize(first, year=MODERN_YEAR, incidents=2500, seed=18)
+    ingest_year(settings, MODERN_YEAR, first, force=True, echo=quiet)
+
+    # The generator cannot write a year-2000 file, so a 2001 legacy file is loaded as 2000,
+    # with the 2000 file's gap: its current populations blank, the last census's present.
+    legacy = root / "legacy" / f"nibrs-{LEGACY_YEAR}.zip"
+    synthesize(legacy, year=LEGACY_YEAR + 1, incidents=300, seed=1, legacy_headers=True)
+    legacy_population: dict[str, int] = {}
+
+    def blank_current_population(decoded: Path, year: int) -> None:
+        folder = decoded / "batch_header"
+        table = pq.read_table(folder)
+        columns = {name: table[name].to_pylist() for name in table.column_names}
+        for i, ori in enumerate(columns["ori"]):
+            legacy_population[ori] = sum(
+                int(columns[f"current_population_{s}"][i] or 0) for s in range(1, 6)
+            )
+        for slot in range(1, 6):
+            columns[f"last_population_{slot}"] = columns[f"current_population_{slot}"]
+            columns[f"current_population_{slot}"] = [None] * table.num_rows
+        for part in folder.glob("*.parquet"):
+            part.unlink()
+        arrays = [
+            pa.array(columns[f.name], f.type)
+            if not pa.types.is_dictionary(f.type)
+            else table[f.name]
+            for f in table.schema
+        ]
+        pq.write_table(pa.Table.from_arrays(arrays, schema=table.schema), folder / "part-0.parquet")
+
+    ingest_year(
+        settings, LEGACY_YEAR, legacy, force=True, echo=quiet, before_load=blank_current_population
+    )
+    legacy_decoded = root / "legacy-decoded"
+    decode_zip(legacy, legacy_decoded, year=LEGACY_YEAR)
+
+    # -- Chicago: a backfill batch, then a batch of arrests recorded later and new labels ------
+    crimes = offset_ids(synthesize_crimes(1500, seed=40, years=CHICAGO_YEARS).table)
+    with SodaServer(Dataset.from_wire_table(crimes)) as server:
+        soda = dataclasses.replace(settings, soda_domain=server.domain, soda_page_size=500)
+        pull(soda, years=CHICAGO_YEARS, client=SodaClient.from_settings(soda))
+        served = sorted(server.dataset.rows(), key=lambda r: int(r["id"]))
+        arrested = [
+            dict(r, arrest=True, updated_on=ARRESTS_RECORDED)
+            for r in served[:120]
+            if not r["arrest"]
+        ]
+        relabeled = [
+            dict(r, location_description=UNKNOWN_LABEL, updated_on=ARRESTS_RECORDED)
+            for r in served[200:215]
+        ]
+        server.dataset.upsert(arrested + relabeled)
+        pull(soda, client=SodaClient.from_settings(soda))
+
+        builds = [run_dbt(["build"], settings, capture=True, env=target)]
+        before = {
+            table: year_fingerprint(warehouse.url, table, LEGACY_YEAR) for table in NIBRS_MARTS
+        }
+        before["incidents_loaded_at"] = query(warehouse.url, LOADED_BY_YEAR)
+        before["crimes"] = query(
+            warehouse.url,
+            "select count(*) from marts.fct_chicago_crimes where id > %s",
+            (ID_OFFSET,),
+        )[0][0]
+
+        # -- a backfill of the modern year from another file, and one more pull batch ---------
+        second = root / "second" / f"nibrs-{MODERN_YEAR}.zip"
+        synthesize(second, year=MODERN_YEAR, incidents=3000, seed=81)
+        ingest_year(settings, MODERN_YEAR, second, force=True, echo=quiet)
+        reclassified = [
+            dict(
+                r,
+                arrest=not r["arrest"],
+                primary_type="ROBBERY",
+                fbi_code="03",
+                iucr="031A",
+                updated_on=RECLASSIFIED,
+            )
+            for r in served[300:310]
+        ]
+        server.dataset.upsert(reclassified)
+        pull(soda, client=SodaClient.from_settings(soda))
+        final_crimes = {int(r["id"]): r for r in server.dataset.rows()}
+
+    builds.append(run_dbt(["build"], settings, capture=True, env=target))
+    decoded = root / "second-decoded"
+    decode_zip(second, decoded)
+    return Built(
+        settings=settings,
+        url=warehouse.url,
+        analyst_url=warehouse.analyst_url,
+        target=target,
+        builds=builds,
+        before=before,
+        truth=pq.read_table(second.with_suffix(".truth.parquet")),
+        decoded=decoded,
+        legacy_decoded=legacy_decoded,
+        legacy_population=legacy_population,
+        crimes=final_crimes,
+    )
+
+
+def read(folder: Path, segment: str) -> list[dict]:
+    return pq.read_table(folder / segment).to_pylist()
+
+
+def summary(output: str) -> dict[str, int]:
+    done = re.search(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)", output)
+    assert done, output[-2000:]
+    return dict(zip(("pass", "warn", "error", "skip"), map(int, done.groups()), strict=True))
+
+
+# -- the build ---------------------------------------------------------------------------------
+def test_build_passes_every_model_and_test_twice(built):
+    for build in built.builds:
+        counts = summary(build.output)
+        assert build.returncode == 0
+        assert counts["error"] == counts["skip"] == counts["warn"] == 0, build.output[-3000:]
+        assert counts["pass"] > 300  # 19 seeds, 32 models and their tests
+
+
+def test_backfill_rebuilds_only_the_reloaded_year(built):
+    second = built.builds[1].output
+    assert f"fct_nibrs_incidents: rebuilding data years {MODERN_YEAR}\n" in second
+    assert f"rebuilding data years {LEGACY_YEAR}" not in second
+    for table in NIBRS_MARTS:  # the other year's rows are untouched, to the byte
+        assert year_fingerprint(built.url, table, LEGACY_YEAR) == built.before[table], table
+    loaded_before = dict(built.before["incidents_loaded_at"])
+    loaded_after = dict(query(built.url, LOADED_BY_YEAR))
+    assert loaded_after[LEGACY_YEAR] == loaded_before[LEGACY_YEAR]
+    assert loaded_after[MODERN_YEAR] > loaded_before[MODERN_YEAR]
+    assert query(
+        built.url,
+        "select count(*) from marts.fct_nibrs_incidents where data_year = %s",
+        (MODERN_YEAR,),
+    ) == [(3000,)]
+
+
+def test_models_and_seeds_are_in_exactly_the_warehouse_schemas(built):
+    placed = dict(
+        query(
+            built.url,
+            """
+        select table_name, table_schema from information_schema.tables
+        where table_schema in ('staging', 'intermediate', 'ref', 'marts')""",
+        )
+    )
+    assert placed["stg_nibrs__incidents"] == placed["stg_chicago__crimes"] == "staging"
+    assert placed["int_nibrs_offenses_aggregated_to_incidents"] == "intermediate"
+    assert placed["nibrs_offense_codes"] == placed["chicago_location_groups"] == "ref"
+    assert placed["fct_nibrs_incidents"] == placed["chicago_arrest_stats"] == "marts"
+    schemas = {name for (name,) in query(built.url, "select nspname from pg_namespace")}
+    assert not {s for s in schemas if s.endswith(("_staging", "_marts", "_ref"))}
+
+
+# -- clearance, against the generator's truth ---------------------------------------------------
+def test_every_incidents_clearance_outcome_is_the_generators(built):
+    truth = {(r["ori"], r["incident_number"]): r["outcome"] for r in built.truth.to_pylist()}
+    marts = {
+        (r["ori"], r["incident_number"]): r["clearance_outcome"]
+        for r in year_rows(built.url, "fct_nibrs_incidents", MODERN_YEAR)
+    }
+    assert marts == truth
+    assert set(truth.values()) == {"arrest", "exceptional", "open"}
+
+
+def test_days_to_clearance_from_the_decoded_records(built):
+    first_arrest: dict[tuple, str] = {}
+    for row in read(built.decoded, "arrestee"):
+        key = (row["ori"], row["incident_number"])
+        first_arrest[key] = min(first_arrest.get(key, row["arrest_date"]), row["arrest_date"])
+    expected = {}
+    for row in read(built.decoded, "administrative"):
+        key = (row["ori"], row["incident_number"])
+        start = dt.datetime.strptime(row["incident_date"], "%Y%m%d").date()
+        if key in first_arrest:
+            end = first_arrest[key]
+        elif row["cleared_exceptionally"] in tuple("ABCDE"):
+            end = row["exceptional_clearance_date"]
+        else:
+            expected[key] = None
+            continue
+        expected[key] = (dt.datetime.strptime(end, "%Y%m%d").date() - start).days
+    marts = {
+        (r["ori"], r["incident_number"]): r["days_to_clearance"]
+        for r in year_rows(built.url, "fct_nibrs_incidents", MODERN_YEAR)
+    }
+    assert marts == expected
+    assert any(d for d in expected.values())
+
+
+def test_agency_clearance_rates_are_the_truths(built):
+    outcomes = collections.defaultdict(collections.Counter)
+    for row in built.truth.to_pylist():
+        outcomes[row["ori"]][row["outcome"]] += 1
+    stats = {
+        r["ori"]: r
+        for r in records(
+            built.url,
+            "select * from marts.agency_year_stats where data_year = %s and category_type = 'all'",
+            (MODERN_YEAR,),
+        )
+    }
+    for ori, counts in outcomes.items():
+        total = sum(counts.values())
+        row = stats[ori]
+        assert row["incident_count"] == total
+        assert row["cleared_by_arrest_count"] == counts["arrest"]
+        assert row["cleared_exceptionally_count"] == counts["exceptional"]
+        assert row["clearance_rate"] == round(
+            Decimal(counts["arrest"] + counts["exceptional"]) / total, 6
+        )
+        assert row["arrest_clearance_rate"] == round(Decimal(counts["arrest"]) / total, 6)
+    # agencies without incidents still have their (empty) row, with no rate
+    quiet = [r for ori, r in stats.items() if ori not in outcomes]
+    assert quiet
+    assert all(r["incident_count"] == 0 and r["clearance_rate"] is None for r in quiet)
+
+
+# -- compliance and rates, against the decoded batch headers ------------------------------------
+def batch_headers(folder: Path) -> dict[str, dict]:
+    return {row["ori"]: row for row in read(folder, "batch_header")}
+
+
+def months_by_flags(header: dict) -> int:
+    return sum(header[f"{m}_zero_report"] == "Y" or header[f"{m}_group_a_b"] == "Y" for m in MONTHS)
+
+
+def test_compliance_is_the_batch_headers(built):
+    headers = batch_headers(built.decoded)
+    years = year_rows(built.url, "fct_agency_years", MODERN_YEAR, key="ori")
+    assert set(years) == set(headers)
+    for ori, header in headers.items():
+        row = years[ori]
+        assert row["months_reported"] == months_by_flags(header), ori
+        assert row["months_reported_in_header"] == int(header["months_reported"])
+        assert row["is_full_year"] == (months_by_flags(header) == 12)
+        assert row["is_covered_by_another_agency"] == (header["agency_indicator"] == "0")
+        assert row["covered_by_ori"] == header["covered_by_ori"]
+        assert row["population"] == sum(
+            int(header[f"current_population_{s}"] or 0) for s in range(1, 6)
+        )
+    full_year = sum(months_by_flags(h) == 12 for h in headers.values())
+    assert sum(r["is_full_year"] for r in years.values()) == full_year
+    assert 0 < full_year < len(headers)  # the file has partial and non-reporters too
+
+
+def test_agency_months_are_the_flags_and_the_incidents(built):
+    headers = batch_headers(built.decoded)
+    incidents = collections.Counter(
+        (row["ori"], int(row["incident_date"][4:6]))
+        for row in read(built.decoded, "administrative")
+    )
+    months = year_rows(built.url, "fct_agency_months", MODERN_YEAR)
+    assert len(months) == 12 * len(headers)
+    for row in months:
+        header, month = headers[row["ori"]], MONTHS[row["month_number"] - 1]
+        assert row["zero_report_submitted"] == (header[f"{month}_zero_report"] == "Y")
+        assert row["group_a_b_submitted"] == (header[f"{month}_group_a_b"] == "Y")
+        assert row["is_reported"] == (
+            header[f"{month}_zero_report"] == "Y" or header[f"{month}_group_a_b"] == "Y"
+        )
+        assert row["incident_count"] == incidents[(row["ori"], row["month_number"])]
+
+
+def test_rates_per_100k_only_over_full_year_agencies(built):
+    headers = batch_headers(built.decoded)
+    population = {
+        o: sum(int(h[f"current_population_{s}"] or 0) for s in range(1, 6))
+        for o, h in headers.items()
+    }
+    served = dict(population)
+    for ori, header in headers.items():
+        if header["covered_by_ori"]:
+            served[header["covered_by_ori"]] += population[ori]
+    offenses = collections.Counter(row["ori"] for row in read(built.decoded, "offense"))
+    by_code = collections.Counter(
+        (row["ori"], row["ucr_offense_code"]) for row in read(built.decoded, "offense")
+    )
+    stats = year_rows(built.url, "agency_year_stats", MODERN_YEAR)
+    eligible = 0
+    for row in stats:
+        header = headers[row["ori"]]
+        full = months_by_flags(header) == 12
+        covered = header["agency_indicator"] == "0" or bool(header["covered_by_ori"])
+        if row["category_type"] == "all":
+            assert row["offense_count"] == offenses[row["ori"]]
+        if row["category_type"] == "offense":
+            assert row["offense_count"] == by_code[(row["ori"], row["category"])]
+        if full and not covered and served[row["ori"]] > 0:
+            eligible += row["category_type"] == "all"
+            expected = round(Decimal(row["offense_count"] * 100_000) / served[row["ori"]], 4)
+            assert row["offenses_per_100k"] == expected, row
+        else:
+            assert row["offenses_per_100k"] is None, row
+    assert eligible > 0
+    assert {r["category_type"] for r in stats} == {
+        "all",
+        "crime_against",
+        "offense_category",
+        "offense",
+    }
+
+
+def test_legacy_headers_merge_and_2000_falls_back_to_last_population(built):
+    headers = batch_headers(built.legacy_decoded)  # B1/B2/B3, merged by the decoder
+    assert {h["segment_level"] for h in headers.values()} == {"B1"}
+    years = year_rows(built.url, "fct_agency_years", LEGACY_YEAR, key="ori")
+    assert set(years) == set(headers) == set(built.legacy_population)
+    for ori, row in years.items():
+        assert row["population"] == built.legacy_population[ori]
+        assert row["population_source"] == "last_population"
+        assert row["months_reported"] == months_by_flags(headers[ori])
+    assert any(built.legacy_population.values())
+
+
+# -- typing in staging ------------------------------------------------------------------------
+def test_property_values_and_drug_quantities_are_typed(built):
+    decoded = {
+        (r["ori"], r["incident_number"], r["type_property_loss"], r["property_description"]): r
+        for r in read(built.decoded, "property")
+    }
+    marts = year_rows(built.url, "fct_nibrs_properties", MODERN_YEAR)
+    assert len(marts) == len(decoded)
+    unknown = 0
+    for row in marts:
+        raw = decoded[
+            (
+                row["ori"],
+                row["incident_id"].split("|", 2)[2],
+                row["loss_type_code"],
+                row["property_description_code"],
+            )
+        ]
+        if raw["property_value"] == "000000001":
+            unknown += 1
+            assert row["property_value"] is None
+            assert row["is_property_value_unknown"]
+        else:
+            assert row["property_value"] == (
+                int(raw["property_value"]) if raw["property_value"] else None
+            )
+        for slot in (1, 2, 3):
+            whole = raw[f"est_drug_quantity_{slot}"]
+            if whole is None or raw[f"drug_measurement_{slot}"] == "XX":
+                assert row[f"drug_quantity_{slot}"] is None
+            else:
+                thousandths = Decimal(int(raw[f"est_drug_quantity_thousandths_{slot}"] or 0))
+                assert row[f"drug_quantity_{slot}"] == int(whole) + thousandths / 1000
+    assert unknown > 0
+
+
+# -- Chicago ----------------------------------------------------------------------------------
+def location_groups() -> dict[str, str]:
+    path = PROJECT_DIR / "seeds" / "chicago" / "chicago_location_groups.csv"
+    return {r["location_description"]: r["location_group"] for r in csv.DictReader(path.open())}
+
+
+def test_chicago_crimes_are_each_rows_latest_version_with_features(built):
+    groups = location_groups()
+    crimes = records(
+        built.url, "select * from marts.fct_chicago_crimes where id > %s", (ID_OFFSET,)
+    )
+    marts = {r["id"]: r for r in crimes}
+    assert set(marts) == set(built.crimes)
+    assert len(marts) == built.before["crimes"]  # the third batch's updates replaced rows
+    for crime_id, wire in built.crimes.items():
+        row = marts[crime_id]
+        occurred = dt.datetime.fromisoformat(wire["date"])
+        assert row["occurred_at"] == occurred
+        assert (row["hour"], row["day_of_week"], row["month"]) == (
+            occurred.hour,
+            occurred.weekday(),
+            occurred.month,
+        )
+        assert row["is_weekend"] == (occurred.weekday() >= 5)
+        assert row["arrest"] == wire["arrest"]
+        assert row["primary_type"] == wire["primary_type"]
+        assert row["updated_on"] == dt.datetime.fromisoformat(wire["updated_on"])
+        assert row["district"] == wire.get("district")
+        assert row["community_area"] == (
+            int(wire["community_area"]) if wire.get("community_area") else None
+        )
+        label = wire.get("location_description")
+        expected = "Unknown/Other" if not label else groups.get(label, "Unmapped")
+        assert row["location_group"] == expected, label
+        assert row["is_location_unmapped"] == (expected == "Unmapped")
+    unmapped = [r for r in marts.values() if r["location_group"] == "Unmapped"]
+    assert {r["location_description"] for r in unmapped} == {UNKNOWN_LABEL}
+    reclassified = [
+        r for r in marts.values() if r["updated_on"] == dt.datetime.fromisoformat(RECLASSIFIED)
+    ]
+    assert len(reclassified) == 10  # the third batch's, built incrementally
+    assert {(r["primary_type"], r["fbi_code"], r["index_class"]) for r in reclassified} == {
+        ("ROBBERY", "03", "violent")
+    }
+
+
+def test_chicago_arrest_stats_match_the_raw_rows(built):
+    """Every row of raw.chicago_crimes (other tests' batches too), deduplicated here."""
+    latest: dict[int, tuple] = {}
+    for row in records(built.url, "select * from raw.chicago_crimes where id is not null"):
+        # the latest updated_on wins, then the latest load
+        rank = (row["updated_on"] is not None, row["updated_on"] or dt.datetime.min,
+                row["_loaded_at"], row["_load_id"])  # fmt: skip
+        if row["id"] not in latest or rank > latest[row["id"]][0]:
+            latest[row["id"]] = (rank, row)
+    expected = collections.defaultdict(collections.Counter)
+    for _, row in latest.values():
+        district = row["district"].zfill(3) if row["district"] else None
+        area = int(row["community_area"]) if row["community_area"] else None
+        key = (row["year"] or row["date"].year, district, area)
+        expected[key]["crimes"] += 1
+        expected[key]["arrests"] += bool(row["arrest"])
+        expected[key]["domestic"] += bool(row["domestic"])
+    stats = {
+        (r["year"], r["district"], r["community_area"]): r
+        for r in records(built.url, "select * from marts.chicago_arrest_stats")
+    }
+    assert set(stats) == set(expected)
+    for key, counts in expected.items():
+        row = stats[key]
+        assert (row["crime_count"], row["arrest_count"], row["domestic_count"]) == (
+            counts["crimes"],
+            counts["arrests"],
+            counts["domestic"],
+        )
+        assert row["arrest_rate"] == round(Decimal(counts["arrests"]) / counts["crimes"], 6)
+
+
+def test_unmapped_location_share_is_tested(built):
+    """The build passed with ~1% unmapped; a lower ceiling makes the same test fail."""
+    strict = run_dbt(
+        [
+            "test",
+            "--select",
+            "fct_chicago_crimes_unmapped_location_share",
+            "--vars",
+            json.dumps({"chicago_unmapped_location_max_share": 0.001}),
+        ],
+        built.settings,
+        capture=True,
+        check=False,
+        env=built.target,
+    )
+    assert strict.returncode == 1
+    assert summary(strict.output)["error"] == 1
+
+
+# -- documentation and access --------------------------------------------------------------
+def test_docs_generate_catalogs_every_mart(built):
+    # the second build's manifest is in the target folder: catalog it without recompiling
+    run_dbt(["docs", "generate", "--no-compile"], built.settings, capture=True, env=built.target)
+    assert (Path(built.target["DBT_TARGET_PATH"]) / "index.html").exists()
+    catalog = json.loads((Path(built.target["DBT_TARGET_PATH"]) / "catalog.json").read_text())
+    marts = {
+        n["metadata"]["name"]: n
+        for n in catalog["nodes"].values()
+        if n["metadata"]["schema"] == "marts"
+    }
+    assert {"fct_nibrs_incidents", "fct_chicago_crimes", "agency_year_stats"} <= set(marts)
+    incidents = marts["fct_nibrs_incidents"]
+    assert incidents["metadata"]["comment"].startswith("One row per NIBRS Group A incident")
+    assert incidents["columns"]["data_year"]["type"] == "integer"
+    assert incidents["columns"]["clearance_outcome"]["comment"]
+
+
+def test_the_analyst_reads_marts_but_not_staging(built):
+    assert query(built.analyst_url, "select count(*) from marts.fct_nibrs_incidents")[0][0] > 0
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        query(built.analyst_url, "select count(*) from staging.stg_nibrs__incidents")

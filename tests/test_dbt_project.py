@@ -1,0 +1,230 @@
+"""The dbt project without a database: connection settings, the CLI, and what `dbt parse`
+says about the models (documentation, tests on keys, contracts, schemas, seeds)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from crimewh.dbt import PROJECT_DIR, dbt_env, run_dbt
+from crimewh.settings import Settings, SettingsError
+
+SCHEMAS = {"staging", "intermediate", "marts", "ref"}
+
+
+def settings_with(url: str | None) -> Settings:
+    environ = {"CRIMEWH_DATA_DIR": "/tmp/crimewh-dbt-test"}
+    if url:
+        environ["CRIMEWH_WAREHOUSE_URL"] = url
+    return Settings.load(environ)
+
+
+def test_dbt_env_takes_the_warehouse_url_apart(monkeypatch):
+    monkeypatch.delenv("CRIMEWH_DBT_TARGET", raising=False)
+    env = dbt_env(settings_with("postgresql://crimewh:s%40cr%3At@127.0.0.1:54321/warehouse"))
+    assert env == {
+        "CRIMEWH_PG_HOST": "127.0.0.1",
+        "CRIMEWH_PG_PORT": "54321",
+        "CRIMEWH_PG_USER": "crimewh",
+        "CRIMEWH_PG_PASSWORD": "s@cr:t",  # percent-encoded in the URL
+        "CRIMEWH_PG_DBNAME": "warehouse",
+        "CRIMEWH_DBT_TARGET": "embedded",
+    }
+
+
+def test_dbt_env_remote_host_socket_and_sslmode(monkeypatch):
+    monkeypatch.delenv("CRIMEWH_DBT_TARGET", raising=False)
+    remote = dbt_env(settings_with("postgresql://me@db.example.org/crime?sslmode=require"))
+    assert remote["CRIMEWH_DBT_TARGET"] == "remote"
+    assert (remote["CRIMEWH_PG_HOST"], remote["CRIMEWH_PG_PORT"]) == ("db.example.org", "5432")
+    assert remote["CRIMEWH_PG_SSLMODE"] == "require"
+    assert remote["CRIMEWH_PG_PASSWORD"] == ""
+
+    socket = dbt_env(settings_with("postgresql://postgres@/warehouse?host=/run/pg&port=6543"))
+    assert socket["CRIMEWH_PG_HOST"] == "/run/pg"
+    assert socket["CRIMEWH_PG_PORT"] == "6543"
+    assert socket["CRIMEWH_DBT_TARGET"] == "embedded"
+
+    monkeypatch.setenv("CRIMEWH_DBT_TARGET", "remote")
+    assert dbt_env(settings_with("postgresql://u@localhost/w"))["CRIMEWH_DBT_TARGET"] == "remote"
+
+
+def test_dbt_env_explains_what_is_wrong():
+    with pytest.raises(SettingsError, match="CRIMEWH_WAREHOUSE_URL"):
+        dbt_env(settings_with(None))
+    with pytest.raises(SettingsError, match="names no database"):
+        dbt_env(settings_with("postgresql://u:p@127.0.0.1:5432"))
+    with pytest.raises(SettingsError, match=r"postgresql://") as error:
+        dbt_env(settings_with("mysql://u:secret@127.0.0.1/w"))
+    assert "secret" not in str(error.value)
+
+
+def test_crimewh_dbt_without_arguments_shows_usage():
+    run = subprocess.run(
+        [sys.executable, "-m", "crimewh.cli", "dbt"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 2
+    assert "usage: crimewh dbt <dbt arguments>" in run.stderr
+
+
+def test_crimewh_dbt_passes_arguments_through_to_dbt(tmp_path):
+    env = {"CRIMEWH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-m", "crimewh.cli", "dbt", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "installed: 1.11" in run.stdout  # dbt's own --version, not argparse's
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    """`dbt parse` needs no database: the profile's defaults are enough."""
+    target = tmp_path_factory.mktemp("dbt-parse")
+    run_dbt(
+        ["parse", "--quiet"],
+        settings_with(None),
+        capture=True,
+        env={"DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target / "logs")},
+    )
+    return json.loads((target / "manifest.json").read_text())
+
+
+def nodes(manifest, resource_type: str) -> list[dict]:
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == resource_type]
+
+
+def generic_tests_on(manifest, node_id: str) -> dict[str, set[str]]:
+    """column -> names of the generic tests attached to it."""
+    found: dict[str, set[str]] = {}
+    for test in nodes(manifest, "test"):
+        if test.get("attached_node") == node_id and test.get("test_metadata"):
+            column = test.get("column_name") or ""
+            found.setdefault(column, set()).add(test["test_metadata"]["name"])
+    return found
+
+
+def test_models_land_in_exactly_the_warehouse_schemas(manifest):
+    schemas = {n["schema"] for n in nodes(manifest, "model") + nodes(manifest, "seed")}
+    assert schemas == SCHEMAS
+    for node in nodes(manifest, "model"):
+        layer = node["fqn"][1]
+        assert node["schema"] == layer, node["name"]
+    assert all(n["schema"] == "ref" for n in nodes(manifest, "seed"))
+
+
+def test_every_model_is_documented_and_its_key_tested(manifest):
+    for node in nodes(manifest, "model"):
+        assert node["description"].strip(), f"{node['name']} has no description"
+        assert node["columns"], f"{node['name']} documents no column"
+        key = next(iter(node["columns"]))  # each YAML lists the key first
+        attached = generic_tests_on(manifest, node["unique_id"])
+        model_level = attached.get("", set())
+        assert {"unique", "not_null"} <= attached.get(key, set()) or (
+            "unique_combination" in model_level
+        ), f"{node['name']}: no unique/not_null test on {key}"
+
+
+def test_marts_have_enforced_contracts_and_documented_typed_columns(manifest):
+    marts = [n for n in nodes(manifest, "model") if n["schema"] == "marts"]
+    assert {n["name"] for n in marts} >= {
+        "fct_nibrs_incidents",
+        "fct_nibrs_offenses",
+        "fct_nibrs_victims",
+        "fct_nibrs_offenders",
+        "fct_nibrs_arrestees",
+        "fct_nibrs_group_b_arrests",
+        "dim_agencies",
+        "fct_agency_months",
+        "fct_agency_years",
+        "agency_year_stats",
+        "fct_chicago_crimes",
+        "chicago_arrest_stats",
+    }
+    for node in marts:
+        assert node["config"]["contract"]["enforced"], node["name"]
+        for column in node["columns"].values():
+            assert column["data_type"], f"{node['name']}.{column['name']} has no data_type"
+            assert column["description"].strip(), f"{node['name']}.{column['name']}"
+        key = next(iter(node["columns"].values()))
+        constraints = [c["type"] for c in key["constraints"]]
+        assert "primary_key" in constraints, f"{node['name']}: its key is no primary key"
+
+
+def test_incremental_marts_replace_a_year_or_a_batch(manifest):
+    marts = {n["name"]: n["config"] for n in nodes(manifest, "model") if n["schema"] == "marts"}
+    for name, config in marts.items():
+        if name == "dim_agencies":
+            assert config["materialized"] == "table"
+            continue
+        assert config["materialized"] == "incremental", name
+        assert config["incremental_strategy"] == "delete+insert", name
+    assert marts["fct_nibrs_incidents"]["unique_key"] == "data_year"
+    assert marts["fct_chicago_crimes"]["unique_key"] == "id"
+    assert marts["chicago_arrest_stats"]["unique_key"] == "year"
+
+
+def test_ml_feature_columns_are_stable(manifest):
+    """The clearance and arrest models read these by name (ml/)."""
+    columns = {n["name"]: set(n["columns"]) for n in nodes(manifest, "model")}
+    assert {
+        "incident_id",
+        "data_year",
+        "state_abbreviation",
+        "population_group",
+        "primary_offense_code",
+        "primary_crime_against",
+        "location_type_code",
+        "has_weapon",
+        "offense_count",
+        "victim_count",
+        "offender_count",
+        "has_unknown_offender",
+        "incident_hour",
+        "incident_day_of_week",
+        "incident_month",
+        "clearance_outcome",
+        "days_to_clearance",
+    } <= columns["fct_nibrs_incidents"]
+    assert {
+        "id",
+        "year",
+        "district",
+        "community_area",
+        "ward",
+        "beat",
+        "primary_type",
+        "fbi_code",
+        "hour",
+        "day_of_week",
+        "month",
+        "quarter",
+        "is_night",
+        "is_weekend",
+        "domestic",
+        "location_group",
+        "is_arrest_generated",
+        "arrest",
+    } <= columns["fct_chicago_crimes"]
+
+
+def test_every_seed_column_has_an_explicit_type(manifest):
+    for node in nodes(manifest, "seed"):
+        header = next(csv.reader((PROJECT_DIR / node["original_file_path"]).open()))
+        assert set(header) == set(node["config"]["column_types"]), node["name"]
+        assert node["description"].strip(), node["name"]
+
+
+def test_location_groups_seed_keeps_the_seed_systems_fifteen_groups():
+    path = PROJECT_DIR / "seeds" / "chicago" / "chicago_location_groups.csv"
+    rows = list(csv.DictReader(path.open()))
+    seed_system = [r for r in rows if r["mapping_source"] == "seed system"]
+    assert len(seed_system) == 140  # location_description.json of the seed system
+    assert len({r["location_group"] for r in seed_system}) == 15
+    assert len({r["location_description"] for r in rows}) == len(rows)
+    assert {r["location_group"] for r in rows} == {r["location_group"] for r in seed_system}
