@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup test lint format bench demo clean
+.PHONY: help setup test lint format bench demo up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,9 +25,10 @@ setup: $(UV)  ## create .venv from uv.lock (a no-op when it is in sync)
 test: setup  ## run the test suite
 	$(RUN) pytest
 
-lint: setup  ## ruff check and format check
+lint: setup  ## ruff check and format check; sqlfluff on the dbt SQL
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) python -m crimewh.dbt lint  # dbt templater, against a scratch PostgreSQL: offline
 
 format: setup  ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
@@ -37,8 +38,14 @@ bench: $(UV)  ## benchmarks at scale; one JSON object per line
 	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras --group bench
 	$(RUN) crimewh bench --incidents $(BENCH_INCIDENTS)
 
-demo: setup  ## synthesize a NIBRS year, decode it, print the summary
+demo: setup  ## the whole pipeline once on synthetic data: stack, SODA server, nightly DAG
 	$(RUN) crimewh demo
+
+up: setup  ## the embedded stack and Airflow (UI on localhost:8080); prints the login
+	$(RUN) crimewh airflow up
+
+down:  ## stop Airflow and the embedded stack (the data stays in ./data)
+	$(RUN) crimewh airflow down
 
 clean:  ## remove the virtual environments and caches (keeps ./data)
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

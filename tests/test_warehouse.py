@@ -96,7 +96,9 @@ def test_ingest_loads_every_segment_of_the_year(warehouse, landed_year):
     # values arrive as the decoder's strings, and every row knows its load
     (offense_code, data_year, load_id) = query(
         warehouse.url,
-        "select ucr_offense_code, data_year, _load_id from raw.nibrs_offense limit 1",
+        "select ucr_offense_code, data_year, _load_id from raw.nibrs_offense "
+        "where _partition = %s limit 1",
+        (f"year={YEAR}",),
     )[0]
     assert len(offense_code) == 3
     assert data_year == YEAR
@@ -120,9 +122,14 @@ def test_rerun_is_skipped_and_forced_reload_is_idempotent(warehouse, landed_year
     partitions = query(
         warehouse.url,
         "select count(*) from pg_inherits i join pg_class p on p.oid = i.inhparent "
-        "where p.relname = 'nibrs_offense'",
+        "join pg_class c on c.oid = i.inhrelid where p.relname = 'nibrs_offense' "
+        "and pg_get_expr(c.relpartbound, c.oid) = %s",
+        (f"FOR VALUES IN ('year={YEAR}')",),
     )[0][0]
     assert partitions == 1
+    retired = query(warehouse.url, "select count(*) from pg_tables where tablename like %s",
+                    ("nibrs_offense__retired%",))[0][0]  # fmt: skip
+    assert retired == 0  # the replaced partitions were dropped after the commit
 
 
 def test_backfilling_another_year_leaves_this_one_alone(warehouse, landed_year, tmp_path):

@@ -19,8 +19,13 @@ ROUNDS = 3
 
 
 def run_benchmarks(folder: Path, *, incidents: int) -> Iterator[dict]:
+    from crimewh.chicago.bench import bench_pull
+    from ml.bench import bench_train
+
     yield bench_decode(folder, incidents=incidents)
     yield bench_load(folder)
+    yield bench_pull(folder / "chicago")
+    yield bench_train(folder / "train")
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:

@@ -7,7 +7,6 @@ import importlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 # Each area registers its own subcommands: ``register(areas)`` adds a parser to the
@@ -19,6 +18,7 @@ AREA_MODULES = (
     "crimewh.quality.cli",
     "crimewh.chicago.cli",
     "crimewh.transform_cli",
+    "ml.cli",
 )
 
 
@@ -63,28 +63,12 @@ def _nibrs_ingest(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Synthesize a small NIBRS year, decode it, and show what came out."""
-    from decoder.decode import decode_zip
-    from decoder.synth import synthesize
+    from crimewh.demo import run_demo
+    from crimewh.settings import settings
 
-    folder = args.data_dir / "demo"
-    zip_path = folder / f"nibrs-{args.year}.zip"
-    print(f"1/2 synthesizing {args.incidents:,} incidents of {args.year} -> {zip_path}")
-    started = time.perf_counter()
-    synthesize(zip_path, year=args.year, incidents=args.incidents, seed=0, deflate64=True)
-    print(f"    done in {time.perf_counter() - started:.1f}s (Deflate64, as the FBI ships it)")
-    out = folder / "decoded"
-    print(f"2/2 decoding -> {out}/<segment>/")
-    summary = decode_zip(zip_path, out).as_dict()
-    print(json.dumps({k: summary[k] for k in ("rows", "quarantined", "segment_counts")}, indent=2))
-    table = out / "administrative" / "part-0.parquet"
-    print(
-        f"\nDecoded {summary['lines']:,} records in {summary['seconds']:.1f}s. Try:\n"
-        f"  .venv/bin/nibrs-decode {zip_path} --out {out}\n"
-        f'  .venv/bin/python -c "import pyarrow.parquet as pq; '
-        f"print(pq.read_table('{table}').slice(0, 2).to_pylist())\""
+    return run_demo(
+        settings(), year=args.year, incidents=args.incidents, chicago_rows=args.chicago_rows
     )
-    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -149,9 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--force", action="store_true", help="reload even if already loaded")
     ingest.set_defaults(handler=_nibrs_ingest)
 
-    demo = areas.add_parser("demo", help="synthesize a NIBRS year and decode it")
-    demo.add_argument("--year", type=int, default=2022)
-    demo.add_argument("--incidents", type=int, default=200_000)
+    demo = areas.add_parser(
+        "demo", help="the whole pipeline once: stack, SODA server, NIBRS year, nightly DAG"
+    )
+    demo.add_argument("--year", type=int, default=2024, help="the synthetic NIBRS year")
+    demo.add_argument("--incidents", type=int, default=100_000)
+    demo.add_argument("--chicago-rows", type=int, default=50_000)
     demo.set_defaults(handler=_demo)
 
     bench = areas.add_parser("bench", help="benchmarks; one JSON object per line")

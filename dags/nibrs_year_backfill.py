@@ -1,0 +1,99 @@
+"""
+### NIBRS year backfill
+
+Rebuilds exactly one NIBRS year, end to end, from its zip: `nibrs-YYYY.zip` in the landing
+area is decoded, checked, written to the lake and loaded into `raw` (replacing that year
+only, even when the zip was loaded before), dbt rebuilds that year's marts
+(`nibrs_years` var), the quality gate checks the marts, and the clearance model (trained
+first if there is none, or it is due) scores the year.
+
+Trigger it from the UI (**Trigger** → `year`) or the REST API with `{"year": 2022}`. The
+year must be one the FBI publishes (1991 to last year); anything else is refused before
+a task runs. Running it twice gives the same warehouse.
+"""
+
+import pendulum
+from airflow.sdk import Param, chain, dag, get_current_context, task
+
+from crimewh.dag_support import WAREHOUSE_POOL, Tag, assets, default_args, task_settings
+from crimewh.pipeline import last_published_year
+
+ASSETS = assets()
+
+
+@dag(
+    dag_id="nibrs_year_backfill",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=[Tag.BACKFILL, Tag.NIBRS, Tag.DBT, Tag.QUALITY, Tag.ML],
+    doc_md=__doc__,
+    params={
+        "year": Param(
+            last_published_year(),
+            type="integer",
+            minimum=1991,
+            maximum=last_published_year(),
+            title="Data year",
+            description="The NIBRS year to rebuild (1991 to last year); its zip must be in "
+            "the landing area as nibrs-YYYY.zip.",
+        )
+    },
+)
+def nibrs_year_backfill():
+    @task
+    def year() -> int:
+        from crimewh.pipeline import check_nibrs_year
+
+        return check_nibrs_year(get_current_context()["params"]["year"])
+
+    @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["nibrs_lake"], ASSETS["nibrs_raw"]])
+    def ingest(year: int) -> dict:
+        from crimewh import pipeline
+
+        return pipeline.nibrs_ingest(task_settings(), year, force=True)
+
+    @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["marts"]])
+    def dbt_build(year: int) -> dict:
+        from crimewh import pipeline
+
+        return pipeline.dbt_build(task_settings(), nibrs_years=[year])
+
+    @task
+    def quality_gate() -> dict:
+        from crimewh import pipeline
+
+        return pipeline.quality_marts(task_settings())
+
+    @task
+    def train_if_due() -> dict:
+        from crimewh import pipeline
+
+        return pipeline.train_if_due(task_settings(), "clearance")
+
+    @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["ml_scores"]])
+    def score() -> dict:
+        from crimewh import pipeline
+
+        return pipeline.score(task_settings(), "clearance")
+
+    @task
+    def summary(year: int, ingested: dict, scored: dict) -> dict:
+        from crimewh import pipeline
+
+        return pipeline.run_summary(
+            task_settings(), {"year": year, "nibrs": ingested, "scores": scored}
+        )
+
+    the_year = year()
+    ingested = ingest(the_year)
+    built = dbt_build(the_year)
+    gate = quality_gate()
+    scored = score()
+    chain(ingested, built, gate, train_if_due(), scored)
+    summary(the_year, ingested, scored)
+
+
+nibrs_year_backfill()

@@ -1,0 +1,150 @@
+"""What every DAG shares: tags, default arguments, the warehouse pool, assets, alerts, dbt.
+
+Kept light: DAG files import this at parse time, so nothing heavy is imported at module
+level (the DAG integrity test checks it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_PROJECT = REPO / "dbt_project"
+DBT_MANIFEST = DBT_PROJECT / "target" / "manifest.json"
+WAREHOUSE_POOL = "warehouse"  # bulk loads and dbt share it: two at a time on two cores
+WAREHOUSE_POOL_SLOTS = 2
+NIGHTLY_SCHEDULE = os.environ.get("CRIMEWH_NIGHTLY_SCHEDULE", "0 3 * * *")
+
+
+class Tag(StrEnum):
+    """The only tags a DAG may carry (the DAG tests enforce it)."""
+
+    NIBRS = "nibrs"
+    CHICAGO = "chicago"
+    DBT = "dbt"
+    QUALITY = "quality"
+    ML = "ml"
+    NIGHTLY = "nightly"
+    BACKFILL = "backfill"
+
+
+def default_args() -> dict:
+    return {
+        "owner": "crimewh",
+        # CRIMEWH_TASK_RETRIES=0 for tests and `make demo`, where a retry only hides the error
+        "retries": int(os.environ.get("CRIMEWH_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": on_failure,
+    }
+
+
+def task_settings():
+    """The settings inside a task (read at run time, never at parse time)."""
+    from crimewh.settings import settings
+
+    return settings()
+
+
+def assets() -> dict:
+    """The lake partitions and marts the DAGs produce, by name."""
+    from airflow.sdk import Asset
+
+    names = ("nibrs_lake", "nibrs_raw", "chicago_lake", "chicago_raw", "marts", "ml_scores")
+    return {name: Asset(name=f"crimewh_{name}", uri=f"crimewh://{name}") for name in names}
+
+
+# -- failure alerts ------------------------------------------------------------------------------
+def on_failure(context) -> None:
+    """Log the failure; mail it when SMTP and a recipient are configured."""
+    ti = context.get("task_instance") or context.get("ti")
+    dag_id = getattr(ti, "dag_id", "?")
+    task_id = getattr(ti, "task_id", "?")
+    run_id = getattr(ti, "run_id", context.get("run_id", "?"))
+    error = context.get("exception")
+    subject = f"[crimewh] {dag_id}.{task_id} failed ({run_id})"
+    body = f"{subject}\n\n{type(error).__name__ if error else 'error'}: {error}\n"
+    log.error("%s: %s", subject, error)
+    send_alert(subject, body)
+
+
+def send_alert(subject: str, body: str, environ: dict | None = None) -> bool:
+    """Mail an alert through ``AIRFLOW__SMTP__*`` to ``CRIMEWH_ALERT_EMAIL``; False if unset."""
+    env = os.environ if environ is None else environ
+    host, recipient = env.get("AIRFLOW__SMTP__SMTP_HOST"), env.get("CRIMEWH_ALERT_EMAIL")
+    if not host or not recipient:
+        return False
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = env.get("AIRFLOW__SMTP__SMTP_MAIL_FROM", "crimewh@localhost")
+    message["To"] = recipient
+    message.set_content(body)
+    port = int(env.get("AIRFLOW__SMTP__SMTP_PORT", "25"))
+    try:
+        with smtplib.SMTP(host, port, timeout=30) as smtp:
+            if env.get("AIRFLOW__SMTP__SMTP_STARTTLS", "").lower() == "true":
+                smtp.starttls()
+            if env.get("AIRFLOW__SMTP__SMTP_USER"):
+                smtp.login(
+                    env["AIRFLOW__SMTP__SMTP_USER"], env.get("AIRFLOW__SMTP__SMTP_PASSWORD", "")
+                )
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:  # an alert must never mask the failure
+        log.error("could not mail the alert to %s via %s:%s: %s", recipient, host, port, error)
+        return False
+    return True
+
+
+# -- dbt through cosmos --------------------------------------------------------------------------
+def dbt_task_group(group_id: str, *, select: list[str] | None = None, **task_group_args):
+    """A cosmos task group over the dbt project, rendered from the parsed manifest.
+
+    The manifest (``crimewh dbt parse``; `make up` and `make demo` run it) spares the DAG
+    processor a dbt invocation on every parse. Tests run after all models, in one task:
+    on two cores, one dbt invocation per test would cost more than the tests themselves.
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    if not DBT_MANIFEST.exists():
+        raise FileNotFoundError(
+            f"{DBT_MANIFEST} is missing: run `crimewh dbt parse` (make up and make demo do) "
+            "so the DAG can render the dbt project"
+        )
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            manifest_path=DBT_MANIFEST, project_name="crimewh", dbt_project_path=DBT_PROJECT
+        ),
+        profile_config=ProfileConfig(
+            profile_name="crimewh",
+            target_name=os.environ.get("CRIMEWH_DBT_TARGET", "embedded"),
+            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_ALL,
+            select=select or [],
+            emit_datasets=False,
+            enable_mock_profile=False,
+        ),
+        # none_failed: a night with no new NIBRS year skips the mapped ingest, not dbt
+        operator_args={
+            "install_deps": False,
+            "pool": WAREHOUSE_POOL,
+            "trigger_rule": "none_failed",
+        },
+        **task_group_args,
+    )

@@ -1,0 +1,109 @@
+"""`make demo`: the whole pipeline once, on the embedded stack and synthetic data.
+
+1. the embedded PostgreSQL (warehouse and Airflow metadata);
+2. a local SODA server with synthetic Chicago crimes, which the nightly pull reads over HTTP;
+3. a synthetic NIBRS year dropped into the landing area, as a user would drop the FBI zip;
+4. the nightly DAG, run to completion with `airflow dags test`;
+5. what landed: rows per mart, the models' metrics, how to query and where the UI is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from crimewh.settings import Settings
+
+
+def run_demo(
+    settings: Settings, *, year: int, incidents: int, chicago_rows: int, echo=print
+) -> int:
+    from crimewh import airflow_runtime
+    from crimewh.chicago.server import Dataset, SodaServer
+    from crimewh.chicago.synth import synthesize as synthesize_chicago
+    from crimewh.chicago.synth import truth_path_for, write_truth
+    from crimewh.warehouse import stack
+    from decoder.synth import synthesize as synthesize_nibrs
+
+    started = time.perf_counter()
+    step = _steps(echo, started)
+    step("starting the embedded stack")
+    stack.up(settings, echo=lambda line: echo(f"    {line}"))
+    settings = Settings.load()
+
+    step(f"serving {chicago_rows:,} synthetic Chicago crimes over a local SODA API")
+    synthetic = synthesize_chicago(chicago_rows, seed=2026)
+    # where the arrest model looks for the truth of synthetic rows (<data>/chicago/**)
+    truth = truth_path_for(settings.data_dir / "chicago" / "truth" / "demo.json")
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    write_truth(truth, synthetic.truth)
+    server = SodaServer(Dataset.from_wire_table(synthetic.table)).start()
+    os.environ["CRIMEWH_SODA_DOMAIN"] = server.domain
+    try:
+        landing = settings.data_dir / "landing"
+        landing.mkdir(parents=True, exist_ok=True)
+        zip_path = landing / f"nibrs-{year}.zip"
+        step(f"dropping a synthetic NIBRS {year} ({incidents:,} incidents) into {landing}")
+        if not zip_path.exists():
+            synthesize_nibrs(zip_path, year=year, incidents=incidents, seed=year, deflate64=True)
+
+        step("preparing Airflow (metadata schema, warehouse pool, dbt manifest)")
+        os.environ.setdefault("CRIMEWH_TASK_RETRIES", "0")
+        airflow_runtime.prepare(settings, echo=lambda line: echo(f"    {line}"))
+
+        step("running the nightly DAG with `airflow dags test` (a few minutes)")
+        log_path = settings.data_dir / "demo" / "nightly.log"
+        with log_path.open("w") as log:
+            done = airflow_runtime.airflow(
+                settings, ["dags", "test", "crime_warehouse_nightly"], stdout=log, stderr=log
+            )
+        if done.returncode != 0:
+            echo(f"\nThe nightly run failed; its log is {log_path}")
+            return 1
+    finally:
+        server.stop()
+
+    summaries = sorted((settings.data_dir / "runs").glob("run-*.json"))
+    summary = json.loads(summaries[-1].read_text())
+    _report(settings, summary, log_path, started, echo)
+    return 0
+
+
+def _steps(echo, started):
+    counter = iter(range(1, 100))
+
+    def step(text: str) -> None:
+        echo(f"[{time.perf_counter() - started:5.0f}s] {next(counter)}. {text}")
+
+    return step
+
+
+def _report(settings: Settings, summary: dict, log_path, started: float, echo) -> None:
+    from crimewh.settings import redact
+
+    echo(f"\nDone in {time.perf_counter() - started:.0f}s. Rows per mart:")
+    for table, rows in summary["marts"].items():
+        echo(f"  {table:<48} {rows:>10,}")
+    echo("\nModels (test window, later than the training data):")
+    for model in summary["steps"].get("models", []):
+        echo(f"  {json.dumps(model)}")
+    for trained in _trained(settings):
+        echo(f"  {trained}")
+    echo(
+        "\nQuery the marts as the analyst (read-only; marts and ml schemas only):\n"
+        "  .venv/bin/crimewh stack psql --role analyst -c "
+        "'select * from marts.agency_year_stats limit 5'\n"
+        f"  warehouse: {redact(settings.warehouse_url)}\n"
+        "Open the Airflow UI: make up   (prints the URL and the admin password)\n"
+        f"The nightly run's log: {log_path}"
+    )
+
+
+def _trained(settings: Settings) -> list[str]:
+    """The champions' headline metrics, from the model registry."""
+    try:
+        from ml.registry import champion_summaries
+    except ImportError:
+        return []
+    return [json.dumps(line) for line in champion_summaries(settings)]

@@ -1,0 +1,198 @@
+"""What the DAGs' tasks do, as plain functions: each idempotent and scoped to a partition.
+
+The DAG files in ``dags/`` only wire these together, so everything here runs the same from
+Airflow, from the ``crimewh`` command line and from the tests. Every function takes the
+settings and returns a small JSON-able dict (what Airflow keeps as the task's XCom), never
+data: the data itself stays in the lake and the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+from crimewh.settings import Settings
+
+log = logging.getLogger(__name__)
+MODELS = ("clearance", "arrest")
+CHICAGO_FIRST_YEAR = 2001  # "Crimes - 2001 to Present"
+
+
+class YearError(ValueError):
+    """A NIBRS year outside what the FBI publishes."""
+
+
+def last_published_year(today: dt.date | None = None) -> int:
+    """The FBI publishes a year's master file during the next one: last year at the latest."""
+    return (today or dt.date.today()).year - 1
+
+
+def check_nibrs_year(year: object, today: dt.date | None = None) -> int:
+    """The year as an int, or a YearError that says which years exist."""
+    from crimewh.nibrs_ingest import FIRST_YEAR
+
+    last = last_published_year(today)
+    try:
+        value = int(year)  # type: ignore[arg-type]
+        if isinstance(year, bool) or str(value) != str(year).strip():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise YearError(f"year {year!r} is not a year: give one of {FIRST_YEAR}-{last}") from None
+    if not FIRST_YEAR <= value <= last:
+        raise YearError(
+            f"year {value} has no NIBRS master file: the FBI publishes {FIRST_YEAR} to {last}"
+        )
+    return value
+
+
+# -- NIBRS ---------------------------------------------------------------------------------------
+def nibrs_landed_years(settings: Settings) -> list[int]:
+    """Years with a zip in the landing area; `ingest` skips those already loaded."""
+    from crimewh.nibrs_ingest import landing_years
+
+    return [year for year in landing_years(settings) if _publishable(year)]
+
+
+def nibrs_ingest(settings: Settings, year: int, *, force: bool = False) -> dict:
+    """Decode, check, lake and load one year (skipped when its zip is already loaded)."""
+    from crimewh.nibrs_ingest import ingest_year
+    from crimewh.quality.run import nibrs_gate
+
+    result = ingest_year(
+        settings, check_nibrs_year(year), force=force, before_load=nibrs_gate(settings),
+        echo=log.info,
+    )  # fmt: skip
+    return result.as_dict()
+
+
+# -- Chicago ---------------------------------------------------------------------------------------
+def chicago_pull(settings: Settings, *, years: tuple[int, int] | None = None) -> dict:
+    """An incremental pull by updated_on (or a backfill of ``years``), checked and loaded.
+
+    The quality gate runs on the batch in the lake before the loader sees it; a critical
+    failure stops here and leaves the watermark where it was.
+    """
+    from crimewh.chicago.pull import StateStore, pull
+    from crimewh.quality.run import check_chicago_batch
+    from crimewh.warehouse.loader import load_partition
+
+    if years is None and StateStore(settings.data_dir).load().watermark is None:
+        # the very first night: everything there is, which later nights then keep current
+        years = (CHICAGO_FIRST_YEAR, dt.date.today().year)
+        log.info("no Chicago watermark yet: backfilling %s-%s first", *years)
+
+    def checked_loader(settings, source, table, partition, *, lake=None):
+        check_chicago_batch(settings, partition.removeprefix("batch="))
+        return load_partition(settings, source, table, partition, lake=lake)
+
+    result = pull(settings, years=years, loader=checked_loader)
+    return result.as_dict()
+
+
+# -- dbt, quality, models ----------------------------------------------------------------------
+def dbt_build(
+    settings: Settings, *, nibrs_years: list[int] | None = None, select: list[str] | None = None
+) -> dict:
+    """`dbt build` of the project (or ``select``); incremental NIBRS marts rebuild only
+    ``nibrs_years`` when given."""
+    from crimewh.dbt import run_dbt
+
+    args = ["build"]
+    if select:
+        args += ["--select", *select]
+    if nibrs_years:
+        args += ["--vars", json.dumps({"nibrs_years": nibrs_years})]
+    run_dbt(args, settings)
+    return {"dbt": " ".join(args)}
+
+
+def quality_marts(settings: Settings) -> dict:
+    """The marts suite; a failed critical check raises and stops the run."""
+    from crimewh.quality.run import check_marts
+    from crimewh.quality.suites import WARNING
+
+    report = check_marts(settings)  # raises QualityGateError on a critical failure
+    log.info(report.summary())
+    return {
+        "suite": "marts",
+        "run_id": report.run_id,
+        "checks": len(report.results),
+        "warnings_failed": [r.check for r in report.failed(WARNING)],
+    }
+
+
+def train_if_due(settings: Settings, model: str) -> dict:
+    from ml.train import is_due, train
+
+    if not is_due(settings, model):
+        return {"model": model, "trained": False}
+    evaluation = train(settings, model)
+    return {"model": model, "trained": True, **_headline(evaluation)}
+
+
+def score(settings: Settings, model: str) -> dict:
+    from ml.score import score as score_model
+
+    return {"model": model, **score_model(settings, model)}
+
+
+def _headline(evaluation: dict) -> dict:
+    keys = ("version", "test_auc", "oracle_auc", "promoted")
+    found = {key: evaluation.get(key) for key in keys if key in evaluation}
+    test = evaluation.get("test") or {}
+    if "test_auc" not in found and isinstance(test, dict) and "roc_auc" in test:
+        found["test_auc"] = test["roc_auc"]
+    return found
+
+
+# -- the run summary -------------------------------------------------------------------------
+def mart_counts(settings: Settings) -> dict[str, int]:
+    """Rows per table in the marts and ml schemas."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(settings.require_warehouse_url())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'ml') and table_type = 'BASE TABLE' "
+                "order by 1, 2"
+            )
+            counts = {}
+            for schema, table in cur.fetchall():
+                cur.execute(
+                    sql.SQL("select count(*) from {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
+                counts[f"{schema}.{table}"] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
+def run_summary(settings: Settings, steps: dict[str, object]) -> dict:
+    """What this run did and what the marts now hold; also written to the data folder."""
+    summary = {
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "steps": steps,
+        "marts": mart_counts(settings),
+    }
+    folder = Path(settings.data_dir) / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = summary["finished_at"].replace(":", "").replace("-", "")
+    (folder / f"run-{stamp}.json").write_text(json.dumps(summary, indent=2, default=str))
+    log.info("run summary: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def _publishable(year: int) -> bool:
+    try:
+        check_nibrs_year(year)
+    except YearError:
+        log.warning("landing area: nibrs-%s.zip is not a published NIBRS year; ignored", year)
+        return False
+    return True
