@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from crimewh.settings import Settings
 
 RAW = "raw"
+BATCH_ROWS = 256_000  # rows the scanner hands the COPY at a time
 AUDIT_DDL = """
 create table if not exists raw._loads (
     load_id bigint generated always as identity primary key,
@@ -167,6 +168,7 @@ def load_partitions(
 
 
 def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
+    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     first = pq.ParquetFile(files[0], filesystem=lake.fs) if files else None
@@ -181,20 +183,23 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
     literal = partition.replace("'", "''")
     cur.execute(
         f'create table {RAW}."{incoming}" (like {RAW}."{target}" including defaults, '
-        f"check (_partition = '{literal}'))"
-    )
+        f"check (_partition = '{literal}')) with (autovacuum_enabled = false)"
+    )  # written once, replaced whole, never updated: nothing for autovacuum to do, and its
+    # pass over a fresh partition would hold the lock the next reload's detach waits for
     cur.execute(f"alter table {RAW}.\"{incoming}\" alter column _partition set default '{literal}'")
     cur.execute(f'alter table {RAW}."{incoming}" alter column _load_id set default {int(load_id)}')
 
     rows = 0
     for path in files:
-        parquet = pq.ParquetFile(path, filesystem=lake.fs)
-        # a row group at a time: memory stays bounded, and reading whole row groups is
-        # several times faster than re-batching them (iter_batches)
-        for group in range(parquet.num_row_groups):
-            chunk = parquet.read_row_group(group)
-            if chunk.num_rows:
-                rows += cur.adbc_ingest(incoming, chunk, mode="append", db_schema_name=RAW)
+        # one COPY per file, streamed from a dataset scanner: memory stays bounded (a
+        # year's segment never sits in RAM at once) and the reading runs ahead on threads
+        scanner = ds.dataset(path, format="parquet", filesystem=lake.fs).scanner(
+            batch_size=BATCH_ROWS
+        )
+        if pq.ParquetFile(path, filesystem=lake.fs).metadata.num_rows:
+            rows += cur.adbc_ingest(
+                incoming, scanner.to_reader(), mode="append", db_schema_name=RAW
+            )
 
     cur.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
