@@ -15,8 +15,7 @@
 Every step is idempotent: rerunning the night changes nothing that is already there.
 """
 
-import pendulum
-from airflow.sdk import chain, dag, task
+from airflow.sdk import CronTriggerTimetable, chain, dag, task
 
 from crimewh.dag_support import (
     NIGHTLY_SCHEDULE,
@@ -33,8 +32,10 @@ ASSETS = assets()
 
 @dag(
     dag_id="crime_warehouse_nightly",
-    schedule=NIGHTLY_SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="America/Chicago"),
+    # the first run waits for the next 03:00: `make up` does not start a night on its own
+    schedule=CronTriggerTimetable(
+        NIGHTLY_SCHEDULE, timezone="America/Chicago", run_immediately=False
+    ),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
