@@ -54,6 +54,7 @@ def run_demo(
 
         step("running the nightly DAG with `airflow dags test` (a few minutes)")
         log_path = settings.data_dir / "demo" / "nightly.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as log:
             done = airflow_runtime.airflow(
                 settings, ["dags", "test", "crime_warehouse_nightly"], stdout=log, stderr=log
