@@ -682,6 +682,8 @@ class _Agencies:
 
 
 def _date_text(rng, first_year: int, last_year: int) -> str:
+    # the earliest files leave no earlier year to draw from (1991, or 2000 for inactivity)
+    last_year = max(first_year, last_year)
     day = rng.integers(_day(first_year), _day(last_year + 1))
     return _ymd(np.array([day]))[0].tobytes().decode()
 

@@ -257,3 +257,16 @@ def test_progress_reports_increments_that_add_up(tmp_path):
     synthesize(tmp_path / "nibrs-2021.zip", year=2021, incidents=70_000, progress=steps.append)
     assert len(steps) > 1
     assert sum(steps) == 70_000
+
+
+@pytest.mark.parametrize("year", [1991, 2000])
+def test_the_earliest_years_synthesize_and_decode(tmp_path, year):
+    """1991 has no earlier year to date an agency's start from; 2000 none for inactivity."""
+    from decoder.decode import decode_zip
+
+    zip_path = tmp_path / f"nibrs-{year}.zip"
+    synthesize(zip_path, year=year, incidents=300, seed=1, legacy_headers=True)
+    summary = decode_zip(zip_path, tmp_path / "out").as_dict()
+    assert summary["data_year"] == year
+    assert summary["rows"]["administrative"] == 300
+    assert summary["quarantined"]["total"] == 0
