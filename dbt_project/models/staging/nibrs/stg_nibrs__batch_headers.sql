@@ -131,9 +131,7 @@ populated as (
 deduplicated as (
 
     -- one header per agency and year; a repeated one (not expected) loses to the first
-    select distinct on (_partition, data_year, ori) *
-    from populated
-    order by _partition asc, data_year asc, ori asc, line_number asc
+    {{ first_line_per_key('populated', ['_partition', 'data_year', 'ori']) }}
 
 )
 

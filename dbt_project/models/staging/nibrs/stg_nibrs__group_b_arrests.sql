@@ -40,17 +40,10 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (
-        _partition, data_year, ori, arrest_transaction_number, arrestee_sequence_number
-    ) *
-    from renamed
-    order by
-        _partition asc,
-        data_year asc,
-        ori asc,
-        arrest_transaction_number asc,
-        arrestee_sequence_number asc,
-        line_number asc
+    {{ first_line_per_key(
+        'renamed',
+        ['_partition', 'data_year', 'ori', 'arrest_transaction_number', 'arrestee_sequence_number'],
+    ) }}
 
 )
 

@@ -55,9 +55,7 @@ renamed as (
 deduplicated as (
 
     -- one 01 per incident; a repeated one (not expected) loses to the first
-    select distinct on (_partition, data_year, ori, incident_number) *
-    from renamed
-    order by _partition asc, data_year asc, ori asc, incident_number asc, line_number asc
+    {{ first_line_per_key('renamed', ['_partition', 'data_year', 'ori', 'incident_number']) }}
 
 )
 

@@ -53,18 +53,13 @@ renamed as (
 
 ),
 
+-- one 02 per offense code of an incident (the FBI's rule); a repeat loses to the first
 deduplicated as (
 
-    -- one 02 per offense code of an incident (the FBI's rule); a repeat loses to the first
-    select distinct on (_partition, data_year, ori, incident_number, offense_code) *
-    from renamed
-    order by
-        _partition asc,
-        data_year asc,
-        ori asc,
-        incident_number asc,
-        offense_code asc,
-        line_number asc
+    {{ first_line_per_key(
+        'renamed',
+        ['_partition', 'data_year', 'ori', 'incident_number', 'offense_code'],
+    ) }}
 
 )
 

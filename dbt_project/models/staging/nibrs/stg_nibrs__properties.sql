@@ -61,21 +61,17 @@ renamed as (
 
 ),
 
+-- one 03 per (loss type, property description) of an incident
 deduplicated as (
 
-    -- one 03 per (loss type, property description) of an incident
-    select distinct on (
-        _partition, data_year, ori, incident_number, loss_type_code, property_description_code
-    ) *
-    from renamed
-    order by
-        _partition asc,
-        data_year asc,
-        ori asc,
-        incident_number asc,
-        loss_type_code asc,
-        property_description_code asc,
-        line_number asc
+    {{ first_line_per_key('renamed', [
+        '_partition',
+        'data_year',
+        'ori',
+        'incident_number',
+        'loss_type_code',
+        'property_description_code'
+    ]) }}
 
 )
 

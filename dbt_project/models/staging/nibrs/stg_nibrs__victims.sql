@@ -74,11 +74,10 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (_partition, data_year, ori, incident_number, victim_sequence_number) *
-    from renamed
-    order by
-        _partition asc,
-        data_year asc, ori asc, incident_number asc, victim_sequence_number asc, line_number asc
+    {{ first_line_per_key(
+        'renamed',
+        ['_partition', 'data_year', 'ori', 'incident_number', 'victim_sequence_number'],
+    ) }}
 
 )
 

@@ -50,18 +50,14 @@ renamed as (
 
 deduplicated as (
 
-    select distinct on (
-        _partition, data_year, ori, incident_number, loss_type_code, property_description_code
-    ) *
-    from renamed
-    order by
-        _partition asc,
-        data_year asc,
-        ori asc,
-        incident_number asc,
-        loss_type_code asc,
-        property_description_code asc,
-        line_number asc
+    {{ first_line_per_key('renamed', [
+        '_partition',
+        'data_year',
+        'ori',
+        'incident_number',
+        'loss_type_code',
+        'property_description_code'
+    ]) }}
 
 )
 
