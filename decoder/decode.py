@@ -27,19 +27,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from decoder import __version__
+from decoder import __version__, native, slicing
 from decoder.layouts import RecordLayout, load_layouts, load_variants
 from decoder.slicing import (
     arrow_array,
     code_of,
-    field_column,
     field_type,
     gather,
     overflow_column,
     parse_counts,
     record_codes,
-    rows_at,
-    split_lines,
     string_array,
 )
 from decoder.source import (
@@ -52,6 +49,10 @@ from decoder.source import (
 )
 
 BLOCK_SIZE = 64 << 20
+# Snappy: zstd makes files 45% smaller but costs the decoder an eighth of its time; the
+# raw layer can always be made again from the zip. --parquet-compression zstd for storage.
+PARQUET_COMPRESSIONS = ("snappy", "zstd", "lz4", "none")
+PARQUET_COMPRESSION = "snappy"
 PADDING = 1024  # blank bytes after each block, so fixed-width row views never run off it
 MIN_RECORD_LENGTH = 25  # segment level, state code, ORI and incident number: the record's key
 MAX_OVERFLOW = 64  # longer than the layout by more than this: two records run together
@@ -91,6 +92,7 @@ class DecodeSummary:
     member: str
     compression: str
     data_year: int
+    engine: str = "numpy"
     decoder_version: str = __version__
     member_bytes: int = 0
     lines: int = 0
@@ -131,6 +133,7 @@ class DecodeSummary:
             "member": self.member,
             "compression": self.compression,
             "data_year": self.data_year,
+            "engine": self.engine,
             "decoder_version": self.decoder_version,
             "member_bytes": self.member_bytes,
             "lines": self.lines,
@@ -201,6 +204,7 @@ class _SegmentWriter:
         schema: pa.Schema,
         part: str = "0",
         background: _BackgroundWrites | None = None,
+        compression: str = PARQUET_COMPRESSION,
     ):
         self.background = background
         self.final = out_dir / segment / f"part-{part}.parquet"
@@ -212,8 +216,8 @@ class _SegmentWriter:
         self.writer = pq.ParquetWriter(
             self.tmp,
             schema,
-            compression="zstd",
-            compression_level=1,
+            compression=compression,
+            compression_level=1 if compression == "zstd" else None,
             store_schema=False,
             # min/max of raw code strings help no reader and cost half the write time
             write_statistics=["data_year", "line_number"],
@@ -250,10 +254,21 @@ def segment_schema(layouts: list[RecordLayout]) -> pa.Schema:
 class _BlockDecoder:
     """Slices independent blocks into one part of every segment's table."""
 
-    def __init__(self, out_dir: Path, year: int, part: str = "0"):
+    def __init__(
+        self,
+        out_dir: Path,
+        year: int,
+        part: str = "0",
+        engine: str = "numpy",
+        compression: str = PARQUET_COMPRESSION,
+    ):
         self.out_dir = out_dir
+        self.compression = compression
         self.year = year
         self.part = part
+        self.engine = engine
+        slicer = native if engine == "native" else slicing
+        self.split_lines, self.same_bytes = slicer.split_lines, slicer.same_bytes
         self.layouts = load_layouts()
         self.type_list = list(self.layouts)
         self.code_lookup = np.full(1 << 16, -1, dtype=np.int16)
@@ -289,9 +304,8 @@ class _BlockDecoder:
         ``carried_ori`` is the ORI of the last batch header before the block (None before
         the first). The block must start at a record-set boundary.
         """
-        starts, lengths = split_lines(block, size)
+        starts, lengths = self.split_lines(block, size)
         n = len(starts)
-        line_numbers = np.arange(first_line, first_line + n, dtype=np.int64)
         self.tally["lines"] += n
 
         blank = lengths == 0
@@ -324,11 +338,16 @@ class _BlockDecoder:
 
         self._check_incident_counts(block, starts, lengths, type_ids, reject)
         for mask, reason in reasons:
-            self._quarantine(block, starts, lengths, line_numbers, mask, reason)
+            self._quarantine(block, starts, lengths, first_line, mask, reason)
 
-        keep = ~reject & ~blank
+        # every kept line's index, grouped by record type in file order: one radix sort
+        kept = np.where(~reject & ~blank, type_ids, len(self.layouts))
+        by_type = np.argsort(kept, kind="stable")
+        bounds = np.zeros(len(self.layouts) + 2, dtype=np.int64)
+        np.cumsum(np.bincount(kept, minlength=len(self.layouts) + 1), out=bounds[1:])
+        groups: list[tuple[RecordLayout, np.ndarray]] = []  # (layout applied, its lines)
         for type_id, layout in enumerate(self.layouts.values()):
-            rows = np.flatnonzero(keep & (type_ids == type_id))
+            rows = by_type[bounds[type_id] : bounds[type_id + 1]]
             if not rows.size:
                 continue
             self.tally["records"][layout.record_type] += rows.size
@@ -337,18 +356,35 @@ class _BlockDecoder:
                 self.tally["line_lengths"][layout.record_type][int(length)] += int(
                     histogram[length]
                 )
-            for applied, subset in self._layouts_for(layout, block, starts, rows):
-                table = self._slice(
-                    applied, block, starts[subset], lengths[subset], line_numbers[subset],
-                    ori_index[subset], ori_dictionary,
-                )  # fmt: skip
-                if layout.record_type in LEGACY_HEADER_TYPES:
-                    self.legacy_headers += table.to_pylist()
-                    continue
-                if layout.record_type == "BH":
-                    years = table.column("master_file_year").to_pylist()
-                    self.tally["master_file_years"].update(years)
-                self._writer(layout.segment).write(table)
+            groups += self._layouts_for(layout, block, starts, rows)
+
+        columns = self._fields(block, starts, lengths, groups)
+        for (layout, rows), fields in zip(groups, columns, strict=True):
+            table = self._table(
+                layout, fields, block, starts[rows], lengths[rows], rows + first_line,
+                ori_index[rows], ori_dictionary,
+            )  # fmt: skip
+            if layout.record_type in LEGACY_HEADER_TYPES:
+                self.legacy_headers += table.to_pylist()
+                continue
+            if layout.record_type == "BH":
+                years = table.column("master_file_year").to_pylist()
+                self.tally["master_file_years"].update(years)
+            self._writer(layout.segment).write(table)
+
+    def _fields(self, block, starts, lengths, groups) -> Iterator[list[pa.Array]]:
+        """Each group's field columns: the native slicer takes the whole block in one pass."""
+        if self.engine == "native":
+            slots = np.full(len(starts), -1, dtype=np.int32)
+            for slot, (_, rows) in enumerate(groups):
+                slots[rows] = slot
+            layouts = [layout for layout, _ in groups]
+            yield from native.encode_block(
+                block, starts, lengths, slots, layouts, [rows.size for _, rows in groups]
+            )
+            return
+        for layout, rows in groups:
+            yield slicing.layout_columns(block, starts[rows], lengths[rows], layout)
 
     def _layouts_for(self, layout, block, starts, rows):
         """Split ``rows`` by the layout they really have: a variant's state, or the standard."""
@@ -367,10 +403,12 @@ class _BlockDecoder:
         if standard.any():
             yield layout, rows[standard]
 
-    def _slice(self, layout, block, starts, lengths, line_numbers, ori_index, ori_dictionary):
-        matrix = gather(block, starts, lengths, layout.width)
+    def _table(
+        self, layout, fields, block, starts, lengths, line_numbers, ori_index, ori_dictionary
+    ) -> pa.Table:
+        """One group's table: its field columns, the overflow and the record metadata."""
         n = len(starts)
-        columns = {f.name: field_column(matrix, f.offset, f.length, f.name) for f in layout.fields}
+        columns = dict(zip(layout.field_names, fields, strict=True))
         columns["overflow"] = overflow_column(block, starts, lengths, layout.width)
         columns["data_year"] = arrow_array(np.full(n, self.year, dtype=np.int16))
         columns["bh_ori"] = pa.DictionaryArray.from_arrays(
@@ -397,19 +435,26 @@ class _BlockDecoder:
         is_admin = valid & (type_ids == self.type_list.index("01"))
         is_header = valid & np.isin(type_ids, self.header_ids)
         last_event = np.maximum.accumulate(np.where(is_admin | is_header, np.arange(n), -1))
-        keys = rows_at(block, starts + KEY_OFFSET, KEY_WIDTH).view("<u8")
         admin_rows = np.flatnonzero(is_admin)
         layout = self.layouts["01"]
-        matrix = gather(block, starts[admin_rows], lengths[admin_rows], layout.width)
+        admin_starts, admin_lengths = starts[admin_rows], lengths[admin_rows]
         self.tally["incidents"] += admin_rows.size
         for name, (count_field, child_type) in DECLARED_COUNTS.items():
             field = layout.field(count_field)
-            declared = parse_counts(matrix, field.offset, field.length)
+            # the count field alone, blank-padded where a line stops short of it
+            digits = gather(block, admin_starts + field.offset,
+                            np.maximum(admin_lengths - field.offset, 0), field.length)  # fmt: skip
+            declared = parse_counts(digits, 0, field.length)
             children = np.flatnonzero(valid & (type_ids == self.type_list.index(child_type)))
             owners = last_event[children]
             owned = owners >= 0
             owned[owned] = is_admin[owners[owned]]
-            owned[owned] = (keys[children[owned]] == keys[owners[owned]]).all(axis=1)
+            owned[owned] = self.same_bytes(
+                block,
+                starts[children[owned]] + KEY_OFFSET,
+                starts[owners[owned]] + KEY_OFFSET,
+                KEY_WIDTH,
+            )
             self.tally["orphans"] += int((~owned).sum())
             present = np.bincount(owners[owned], minlength=n)[admin_rows]
             counts = self.tally["counts"][name]
@@ -421,11 +466,12 @@ class _BlockDecoder:
     def _writer(self, segment: str) -> _SegmentWriter:
         if segment not in self.writers:
             self.writers[segment] = _SegmentWriter(
-                self.out_dir, segment, self.schemas[segment], self.part, self.background
-            )
+                self.out_dir, segment, self.schemas[segment], self.part, self.background,
+                self.compression,
+            )  # fmt: skip
         return self.writers[segment]
 
-    def _quarantine(self, block, starts, lengths, line_numbers, mask, reason) -> None:
+    def _quarantine(self, block, starts, lengths, first_line, mask, reason) -> None:
         rows = np.flatnonzero(mask)
         if not rows.size:
             return
@@ -436,7 +482,7 @@ class _BlockDecoder:
         ]
         table = pa.Table.from_arrays(
             [
-                pa.array(line_numbers[rows]),
+                pa.array(rows + first_line),
                 pa.array([r[:2].decode("latin-1") for r in raw], pa.string()),
                 pa.array(lengths[rows].astype(np.int32)),
                 pa.array([reason] * rows.size, pa.string()),
@@ -538,7 +584,10 @@ _BLANKS = b" " * PADDING
 
 
 def _cut_blocks(
-    member: Member, block_size: int, progress: Callable[[int], None] | None
+    member: Member,
+    block_size: int,
+    progress: Callable[[int], None] | None,
+    count_lines: Callable[[np.ndarray, int], int] | None = None,
 ) -> Iterator[tuple[_Block, np.ndarray]]:
     """The member in blocks of about ``block_size`` bytes, each starting a record set.
 
@@ -582,12 +631,10 @@ def _cut_blocks(
             buffer[cut : cut + PADDING] = _BLANKS
             if buffer.find(b"\x00", 0, cut) >= 0:  # NUL-filled fields (older headers)
                 buffer[:cut] = buffer[:cut].replace(b"\x00", b" ")
-            yield (
-                _Block(index, cut, first_line, carried_ori),
-                np.frombuffer(buffer, np.uint8, count=cut + PADDING),
-            )
+            data = np.frombuffer(buffer, np.uint8, count=cut + PADDING)
+            yield _Block(index, cut, first_line, carried_ori), data
             carried_ori = _last_header_ori(buffer, cut) or carried_ori
-            first_line += buffer.count(b"\n", 0, cut)
+            first_line += count_lines(data, cut) if count_lines else buffer.count(b"\n", 0, cut)
             index += 1
             current, filled = 1 - current, filled - cut
 
@@ -601,10 +648,14 @@ def _last_header_ori(text: bytearray, end: int) -> str | None:
     return None
 
 
-def _decode_here(member, out_dir, year, block_size, progress) -> list[dict]:
-    decoder = _BlockDecoder(out_dir, year)
+def _line_counter(engine: str) -> Callable[[np.ndarray, int], int] | None:
+    return native.count_lines if engine == "native" else None
+
+
+def _decode_here(member, out_dir, year, block_size, progress, engine, compression) -> list[dict]:
+    decoder = _BlockDecoder(out_dir, year, engine=engine, compression=compression)
     try:
-        for block, data in _cut_blocks(member, block_size, progress):
+        for block, data in _cut_blocks(member, block_size, progress, _line_counter(engine)):
             decoder.decode_block(data, block.size, block.first_line, block.carried_ori)
         return [decoder.finish()]
     except BaseException:
@@ -612,7 +663,9 @@ def _decode_here(member, out_dir, year, block_size, progress) -> list[dict]:
         raise
 
 
-def _decode_in_workers(member, out_dir, year, block_size, progress, workers) -> list[dict]:
+def _decode_in_workers(
+    member, out_dir, year, block_size, progress, engine, compression, workers
+) -> list[dict]:
     """Hand blocks to ``workers`` decoder.worker processes through shared memory."""
     from multiprocessing import shared_memory
 
@@ -620,7 +673,8 @@ def _decode_in_workers(member, out_dir, year, block_size, progress, workers) -> 
     processes = []
     for part in range(workers):
         process = subprocess.Popen(
-            [sys.executable, "-m", "decoder.worker", str(out_dir), str(year), str(part)],
+            [sys.executable, "-m", "decoder.worker", str(out_dir), str(year), str(part), engine,
+             compression],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         processes.append(process)
@@ -641,7 +695,7 @@ def _decode_in_workers(member, out_dir, year, block_size, progress, workers) -> 
             raise DecodeError(f"{member.zip_path}: a decoding worker failed: {answer['failed']}")
 
     try:
-        for block, data in _cut_blocks(member, block_size, progress):
+        for block, data in _cut_blocks(member, block_size, progress, _line_counter(engine)):
             while not idle:
                 handle(*answers.get())
             memory = shared_memory.SharedMemory(create=True, size=len(data))
@@ -706,6 +760,8 @@ def decode_zip(
     year: int | None = None,
     block_size: int = BLOCK_SIZE,
     workers: int = 1,
+    engine: str | None = None,
+    parquet_compression: str = PARQUET_COMPRESSION,
     progress: Callable[[int], None] | None = None,
 ) -> DecodeSummary:
     """Decode ``zip_path`` into ``out_dir/<segment>/part-*.parquet``.
@@ -714,10 +770,21 @@ def decode_zip(
     ``out_dir/_summary.json``. Outputs replace the previous run's only when the whole file
     decoded. ``workers`` > 1 slices in that many worker processes; on the 2-vCPU machines
     this was measured on they gain nothing (the vCPUs share a core), so the default is 1:
-    slicing here, overlapped with the inflating child.
+    slicing here, overlapped with the inflating child. ``engine`` is ``native``, ``numpy``
+    or ``auto`` (the default; see decoder.native). ``parquet_compression`` is one of
+    PARQUET_COMPRESSIONS.
     """
+    if parquet_compression not in PARQUET_COMPRESSIONS:
+        raise DecodeError(
+            f"unknown Parquet compression {parquet_compression!r}; choose one of "
+            f"{', '.join(PARQUET_COMPRESSIONS)}"
+        )
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    try:
+        engine = native.resolve_engine(engine)
+    except native.EngineUnavailableError as exc:
+        raise DecodeError(str(exc)) from exc
     member = open_member(zip_path)
     year = year or data_year(member)
     if year is None:
@@ -729,19 +796,23 @@ def decode_zip(
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = DecodeSummary(
         zip=str(member.zip_path), member=member.name, compression=member.method_name,
-        data_year=year, member_bytes=member.size,
+        data_year=year, member_bytes=member.size, engine=engine,
     )  # fmt: skip
     try:
         if workers <= 1:
-            results = _decode_here(member, out_dir, year, block_size, progress)
+            results = _decode_here(
+                member, out_dir, year, block_size, progress, engine, parquet_compression
+            )
         else:
-            results = _decode_in_workers(member, out_dir, year, block_size, progress, workers)
+            results = _decode_in_workers(
+                member, out_dir, year, block_size, progress, engine, parquet_compression, workers
+            )
         legacy: list[dict] = []
         for result in results:
             summary.add(result["tally"])
             legacy += result["legacy_headers"]
         if legacy:
-            _write_legacy_headers(out_dir, legacy, summary)
+            _write_legacy_headers(out_dir, legacy, summary, parquet_compression)
     except BaseException:
         _discard(out_dir)
         raise
@@ -751,14 +822,16 @@ def decode_zip(
     return summary
 
 
-def _write_legacy_headers(out_dir: Path, parts: list[dict], summary: DecodeSummary) -> None:
+def _write_legacy_headers(
+    out_dir: Path, parts: list[dict], summary: DecodeSummary, compression: str
+) -> None:
     """B1/B2/B3 rows, merged per agency, as their own part of batch_header."""
     rows = merge_legacy_headers(parts, load_layouts()["BH"])
     schema = segment_schemas()["batch_header"]
     plain = pa.schema(
         [pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f for f in schema]
     )
-    writer = _SegmentWriter(out_dir, "batch_header", schema, part="legacy")
+    writer = _SegmentWriter(out_dir, "batch_header", schema, "legacy", compression=compression)
     writer.write(pa.Table.from_pylist(rows, schema=plain).cast(schema))
     writer.close()
     summary.rows["batch_header"] += writer.rows

@@ -60,6 +60,11 @@ def rows_at(block: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     return items[starts].view(np.uint8).reshape(len(starts), width)
 
 
+def same_bytes(block: np.ndarray, first: np.ndarray, second: np.ndarray, width: int) -> np.ndarray:
+    """Whether the ``width`` bytes at each ``first`` equal those at the ``second`` beside it."""
+    return (rows_at(block, first, width) == rows_at(block, second, width)).all(axis=1)
+
+
 def gather(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
     """``n x (width + KEY_SLACK)`` matrix of records, short ones right-padded with blanks.
 
@@ -88,17 +93,21 @@ def _decode(raw: bytes) -> str | None:
     return text or None
 
 
-def string_array(values: list[str]) -> pa.Array:
-    """A string array built from its buffers.
+def string_array(values: list[str | None]) -> pa.Array:
+    """A string array (None is null) built from its buffers.
 
     pa.array() on a Python list first checks whether pandas is installed, and importing it
     costs most of a second per process wherever it is.
     """
-    encoded = [value.encode() for value in values]
+    encoded = [b"" if value is None else value.encode() for value in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    valid = np.array([value is not None for value in values], dtype=bool)
     return pa.Array.from_buffers(
-        pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+        pa.string(),
+        len(encoded),
+        [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+        null_count=-1,
     )
 
 
@@ -141,7 +150,7 @@ def arrow_array(values: np.ndarray) -> pa.Array:
     )
 
 
-def _numpy(array: pa.Array) -> np.ndarray:
+def numpy_view(array: pa.Array) -> np.ndarray:
     """Zero-copy view of a null-free primitive array (to_numpy() would import pandas)."""
     dtype = np.dtype(array.type.to_pandas_dtype())
     return np.frombuffer(
@@ -181,14 +190,14 @@ def dictionary_column(matrix: np.ndarray, offset: int, width: int) -> pa.Array:
         keys = _keys(matrix, offset, width)
         blank_key = int.from_bytes(b" " * width, "little")
         encoded = pc.dictionary_encode(arrow_array(keys))
-        uniques = [int(k).to_bytes(8, "little")[:width] for k in _numpy(encoded.dictionary)]
-        indices = _numpy(encoded.indices)
+        uniques = [int(k).to_bytes(8, "little")[:width] for k in numpy_view(encoded.dictionary)]
+        indices = numpy_view(encoded.indices)
         return _from_uniques(indices, keys != blank_key, uniques)
     contiguous = np.ascontiguousarray(matrix[:, offset : offset + width])
     binary = pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(contiguous)])
     encoded = pc.dictionary_encode(binary)
     valid = (contiguous != BLANK).any(axis=1)
-    return _from_uniques(_numpy(encoded.indices), valid, encoded.dictionary.to_pylist())
+    return _from_uniques(numpy_view(encoded.indices), valid, encoded.dictionary.to_pylist())
 
 
 def string_column(cols: np.ndarray) -> pa.Array:
@@ -205,7 +214,7 @@ def string_column(cols: np.ndarray) -> pa.Array:
     keep &= valid[:, None]
     data = cols[keep]
     if data.size and data.max() >= 0x80:  # latin-1 beyond ASCII: rare, decode row by row
-        return pa.array([_decode(row.tobytes()) for row in cols], pa.string())
+        return string_array([_decode(row.tobytes()) for row in cols])
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     return pa.Array.from_buffers(
@@ -225,6 +234,14 @@ def field_column(matrix: np.ndarray, offset: int, length: int, name: str = "") -
     if name in UNIQUE_FIELDS:
         return string_column(matrix[:, offset : offset + length])
     return dictionary_column(matrix, offset, length)
+
+
+def layout_columns(
+    block: np.ndarray, starts: np.ndarray, lengths: np.ndarray, layout
+) -> list[pa.Array]:
+    """Every field of ``layout`` (a RecordLayout) for the records at ``starts``."""
+    matrix = gather(block, starts, lengths, layout.width)
+    return [field_column(matrix, f.offset, f.length, f.name) for f in layout.fields]
 
 
 def field_type(name: str) -> pa.DataType:

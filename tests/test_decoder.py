@@ -260,9 +260,9 @@ def test_legacy_b1_b2_b3_merge_into_one_batch_header_row(make_zip, tmp_path, sam
 # -- bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "engine"), [(1, "native"), (1, "numpy"), (2, "native")])
 def test_unknown_short_long_and_headerless_records_are_quarantined(
-    make_zip, tmp_path, sample_bytes, workers
+    make_zip, tmp_path, sample_bytes, workers, engine
 ):
     lines = sample_bytes.splitlines()
     text = b"\n".join(
@@ -276,7 +276,9 @@ def test_unknown_short_long_and_headerless_records_are_quarantined(
         ]
     )
     out = tmp_path / "out"
-    summary = decode_zip(make_zip(text + b"\n"), out, block_size=200, workers=workers)
+    summary = decode_zip(
+        make_zip(text + b"\n"), out, block_size=200, workers=workers, engine=engine
+    )
     assert summary.quarantined == {
         "record before any batch header": 1,
         "unknown record type": 1,

@@ -51,12 +51,14 @@ VARIANTS = {
 }
 
 
+@pytest.mark.parametrize("engine", ["native", "numpy"])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_every_field_of_every_record_type_round_trips(tmp_path, variant):
+def test_every_field_of_every_record_type_round_trips(tmp_path, variant, engine):
     zip_path = tmp_path / "nibrs-2019.zip"
     made = synthesize(zip_path, year=2019, incidents=3000, seed=7, **VARIANTS[variant])
     # many small blocks, sliced by two worker processes: the path a big machine takes
-    summary = decode_zip(zip_path, tmp_path / "out", block_size=1 << 18, workers=2)
+    summary = decode_zip(zip_path, tmp_path / "out", block_size=1 << 18, workers=2, engine=engine)
+    assert summary.engine == engine
 
     assert summary.quarantined == {}
     counts = summary.segment_counts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -18,14 +19,24 @@ BENCH_YEAR = 2022
 ROUNDS = 3
 
 
-def run_benchmarks(folder: Path, *, incidents: int) -> Iterator[dict]:
+BENCHMARKS = ("decode", "load", "chicago_pull", "train")
+
+
+def run_benchmarks(
+    folder: Path, *, incidents: int, only: tuple[str, ...] = BENCHMARKS
+) -> Iterator[dict]:
+    """The benchmarks named in ``only``, in order; load measures what decode wrote."""
     from crimewh.chicago.bench import bench_pull
     from ml.bench import bench_train
 
-    yield bench_decode(folder, incidents=incidents)
-    yield bench_load(folder)
-    yield bench_pull(folder / "chicago")
-    yield bench_train(folder / "train")
+    if "decode" in only or "load" in only:
+        yield bench_decode(folder, incidents=incidents)
+    if "load" in only:
+        yield bench_load(folder)
+    if "chicago_pull" in only:
+        yield bench_pull(folder / "chicago")
+    if "train" in only:
+        yield bench_train(folder / "train")
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
@@ -68,26 +79,43 @@ def inflate_only_seconds(zip_path: Path) -> float:
 
 
 def bench_decode(folder: Path, *, incidents: int) -> dict:
+    """Decode against inflate-only, interleaved, ROUNDS times each: medians on a noisy host."""
     zip_path = synthetic_year(folder, incidents=incidents)
-    inflate_s = inflate_only_seconds(zip_path)
     out = folder / "decoded"
-    decode_s, rss_mb = timed_child(
-        [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out), "--quiet"]
-    )
+
+    def decode(engine: str) -> tuple[float, float]:
+        argv = [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out)]
+        return timed_child([*argv, "--quiet", "--engine", engine])
+
+    inflate_runs, decode_runs, rss_runs = [], [], []
+    for _ in range(ROUNDS):
+        inflate_runs.append(inflate_only_seconds(zip_path))
+        seconds, rss_mb = decode("auto")
+        decode_runs.append(seconds)
+        rss_runs.append(rss_mb)
+    numpy_s, _ = decode("numpy")
+    decode("auto")  # leave the default engine's output behind for bench_load
     summary = json.loads((out / "_summary.json").read_text())
     records = sum(summary["records"].values())
+    decode_s, inflate_s = statistics.median(decode_runs), statistics.median(inflate_runs)
     result = {
         "bench": "decode",
         "incidents": incidents,
         "compression": summary["compression"],
+        "engine": summary["engine"],
         "member_mb": round(summary["member_bytes"] / 1e6, 1),
         "records": records,
         "mb_per_s": round(summary["member_bytes"] / 1e6 / decode_s, 1),
         "records_per_s": round(records / decode_s),
-        "peak_rss_mb": round(rss_mb),
+        "peak_rss_mb": round(max(rss_runs)),
         "inflate_only_s": round(inflate_s, 2),
         "decode_s": round(decode_s, 2),
         "ratio_vs_inflate": round(decode_s / inflate_s, 2),
+        "rounds": ROUNDS,
+        "decode_runs_s": [round(x, 2) for x in decode_runs],
+        "inflate_runs_s": [round(x, 2) for x in inflate_runs],
+        "numpy_engine_s": round(numpy_s, 2),
+        "speedup_vs_numpy_engine": round(numpy_s / decode_s, 2),
     }
     try:
         import crimepy  # noqa: F401  (installed by `make bench` from the lock's bench group)

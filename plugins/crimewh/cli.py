@@ -72,9 +72,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from crimewh.bench import run_benchmarks
+    from crimewh.bench import BENCHMARKS, run_benchmarks
 
-    for result in run_benchmarks(args.data_dir / "bench", incidents=args.incidents):
+    only = tuple(args.only or BENCHMARKS)
+    for result in run_benchmarks(args.data_dir / "bench", incidents=args.incidents, only=only):
         print(json.dumps(result), flush=True)
     return 0
 
@@ -143,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = areas.add_parser("bench", help="benchmarks; one JSON object per line")
     bench.add_argument("--incidents", type=int, default=1_000_000)
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=["decode", "load", "chicago_pull", "train"],
+        help="run this benchmark only (repeatable; load runs decode first)",
+    )
     bench.set_defaults(handler=_bench)
     return parser
 

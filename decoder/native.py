@@ -1,0 +1,185 @@
+"""The native slicer (``_slicer.c``), loaded with ctypes when the install built it.
+
+It computes the same columns as the numpy slicer in ``decoder.slicing``, several times
+faster: one pass over each record for all its fields instead of one pass over the block
+per field. The install compiles it when a C compiler is at hand (``hatch_build.py``);
+without one the decoder runs on numpy alone. ``NIBRS_DECODE_ENGINE`` (or
+``nibrs-decode --engine``) picks one: ``auto`` (the default), ``native`` or ``numpy``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from decoder.layouts import RecordLayout
+from decoder.slicing import UNIQUE_FIELDS, string_array
+
+ENGINE_VARIABLE = "NIBRS_DECODE_ENGINE"
+ENGINES = ("auto", "native", "numpy")
+LIBRARY = Path(__file__).with_name("_slicer.so")
+ABI = 5  # SLICER_ABI in _slicer.c: a library built from another version is not used
+
+COPY_SLACK = 16  # the slicer moves values in 16-byte words
+_POINTER = ctypes.c_void_p
+_INT64 = ctypes.c_int64
+
+
+class EngineUnavailableError(Exception):
+    """The native slicer was asked for and is not built."""
+
+
+@cache
+def library() -> ctypes.CDLL | None:
+    """The built library, or None when there is none (or it is from another version)."""
+    if not LIBRARY.is_file():
+        return None
+    try:
+        lib = ctypes.CDLL(str(LIBRARY))
+    except OSError:
+        return None
+    lib.slicer_abi.restype = ctypes.c_int32
+    if lib.slicer_abi() != ABI:
+        return None
+    lib.slicer_count_lines.argtypes = [_POINTER, _INT64]
+    lib.slicer_count_lines.restype = _INT64
+    lib.slicer_split_lines.argtypes = [_POINTER, _INT64, _POINTER, _POINTER, _INT64]
+    lib.slicer_split_lines.restype = _INT64
+    lib.slicer_same_bytes.argtypes = [_POINTER] * 3 + [_INT64, _INT64, _POINTER]
+    lib.slicer_same_bytes.restype = None
+    lib.slicer_encode_block.argtypes = (
+        [_POINTER] * 3 + [_INT64, _POINTER, ctypes.c_int32] + [_POINTER] * 11
+    )
+    lib.slicer_encode_block.restype = ctypes.c_int32
+    return lib
+
+
+def resolve_engine(requested: str | None = None) -> str:
+    """``native`` or ``numpy``: what ``requested`` (else the environment, else auto) gives."""
+    requested = requested or os.environ.get(ENGINE_VARIABLE) or "auto"
+    if requested not in ENGINES:
+        raise EngineUnavailableError(
+            f"unknown decode engine {requested!r} (from {ENGINE_VARIABLE} or --engine); "
+            f"choose one of {', '.join(ENGINES)}"
+        )
+    if requested == "numpy":
+        return "numpy"
+    if library() is not None:
+        return "native"
+    if requested == "native":
+        raise EngineUnavailableError(
+            f"the native slicer is not built ({LIBRARY} is missing or from another version): "
+            "reinstall with a C compiler available (`make setup` after installing gcc), "
+            "or decode with --engine numpy"
+        )
+    return "numpy"
+
+
+def _address(array: np.ndarray) -> int:
+    return array.ctypes.data
+
+
+def count_lines(buffer: np.ndarray, size: int) -> int:
+    return library().slicer_count_lines(_address(buffer), size)
+
+
+def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start offsets and lengths (without LF or CRLF) of the lines in ``block[:size]``."""
+    lib = library()
+    capacity = size // 24 + 64  # records are longer; only blank lines run past this
+    while True:
+        starts = np.empty(capacity, np.int64)
+        lengths = np.empty(capacity, np.int64)
+        n = lib.slicer_split_lines(
+            _address(block), size, _address(starts), _address(lengths), capacity
+        )
+        if n >= 0:
+            return starts[:n], lengths[:n]
+        capacity = lib.slicer_count_lines(_address(block), size) + 1
+
+
+def same_bytes(block: np.ndarray, first: np.ndarray, second: np.ndarray, width: int) -> np.ndarray:
+    """Whether the ``width`` bytes at each ``first`` equal those at the ``second`` beside it."""
+    first = np.ascontiguousarray(first, np.int64)
+    second = np.ascontiguousarray(second, np.int64)
+    same = np.empty(len(first), np.bool_)
+    library().slicer_same_bytes(
+        _address(block), _address(first), _address(second), len(first), width, _address(same)
+    )
+    return same
+
+
+def _pointers(arrays: list[np.ndarray | None]) -> ctypes.Array:
+    return (_POINTER * len(arrays))(*(None if a is None else _address(a) for a in arrays))
+
+
+def encode_block(
+    block: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    slots: np.ndarray,
+    layouts: list[RecordLayout],
+    records: list[int],
+) -> list[list[pa.Array]]:
+    """The fields of every record of a block, in one pass: per layout, a list of columns.
+
+    Line ``i`` is a record of ``layouts[slots[i]]`` (none when -1); ``records`` says how
+    many each layout gets. Columns are as decoder.slicing.layout_columns makes them.
+    """
+    fields = [(field, count) for layout, count in zip(layouts, records, strict=True)
+              for field in layout.fields]  # fmt: skip
+    first_field = np.zeros(len(layouts) + 1, np.int32)
+    np.cumsum([len(layout.fields) for layout in layouts], out=first_field[1:])
+    offsets = np.array([f.offset for f, _ in fields], np.int32)
+    widths = np.array([f.length for f, _ in fields], np.int32)
+    plain = np.array([f.name in UNIQUE_FIELDS for f, _ in fields], np.uint8)
+    indices = [None if plain[i] else np.empty(n, np.int32) for i, (_, n) in enumerate(fields)]
+    validity = [np.zeros((n + 7) // 8, np.uint8) for _, n in fields]
+    data = [np.empty(n * f.length + COPY_SLACK, np.uint8) for f, n in fields]
+    value_offsets = [np.empty(n + 1, np.int32) for _, n in fields]
+    k = len(fields)
+    counts, nulls, high = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.uint8)
+    status = library().slicer_encode_block(
+        _address(block), _address(np.ascontiguousarray(starts, np.int64)),
+        _address(np.ascontiguousarray(lengths, np.int64)), len(starts),
+        _address(np.ascontiguousarray(slots, np.int32)), len(layouts), _address(first_field),
+        _address(offsets), _address(widths), _address(plain),
+        _pointers(indices), _pointers(validity), _pointers(data), _pointers(value_offsets),
+        _address(counts), _address(nulls), _address(high),
+    )  # fmt: skip
+    if status:
+        raise MemoryError("the native slicer ran out of memory")
+    columns: list[pa.Array] = []
+    for f, (_, n) in enumerate(fields):
+        valid = pa.py_buffer(validity[f]) if nulls[f] else None
+        if plain[f]:
+            columns.append(_strings(value_offsets[f], data[f], n, valid, high[f]))
+            continue
+        count = int(counts[f])
+        # copied: a dictionary is small, and the buffers it came in are sized for every row
+        ends = value_offsets[f][: count + 1].copy()
+        dictionary = _strings(ends, data[f][: ends[-1]].copy(), count, None, high[f])
+        index_array = pa.Array.from_buffers(
+            pa.int32(), n, [valid, pa.py_buffer(indices[f])], null_count=int(nulls[f])
+        )
+        columns.append(pa.DictionaryArray.from_arrays(index_array, dictionary))
+    return [columns[first_field[i] : first_field[i + 1]] for i in range(len(layouts))]
+
+
+def _strings(
+    offsets: np.ndarray, data: np.ndarray, n: int, valid: pa.Buffer | None, latin1: bool
+) -> pa.Array:
+    """A string column from the offsets and bytes of stripped values."""
+    if latin1:  # bytes >= 0x80 are latin-1 characters: re-encode those values as UTF-8
+        raw = data.tobytes()
+        texts = [raw[offsets[i] : offsets[i + 1]].decode("latin-1") or None for i in range(n)]
+        return string_array(texts)
+    null_count = -1 if valid is not None else 0
+    return pa.Array.from_buffers(
+        pa.string(), n, [valid, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=null_count
+    )
