@@ -167,7 +167,8 @@ def encode_block(
         index_array = pa.Array.from_buffers(
             pa.int32(), n, [valid, pa.py_buffer(indices[f])], null_count=int(nulls[f])
         )
-        columns.append(pa.DictionaryArray.from_arrays(index_array, dictionary))
+        # safe=False: the slicer only writes indices of values it added
+        columns.append(pa.DictionaryArray.from_arrays(index_array, dictionary, safe=False))
     return [columns[first_field[i] : first_field[i + 1]] for i in range(len(layouts))]
 
 

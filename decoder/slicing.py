@@ -265,4 +265,6 @@ def parse_counts(matrix: np.ndarray, offset: int, length: int) -> np.ndarray:
     digits = matrix[:, offset : offset + length].astype(np.int64) - ord("0")
     digits[(digits < 0) | (digits > 9)] = 0
     weights = 10 ** np.arange(length - 1, -1, -1, dtype=np.int64)
-    return digits @ weights
+    # not `digits @ weights`: a matmul wakes OpenBLAS's threads, which then spin on the core
+    # the inflating child needs
+    return (digits * weights).sum(axis=1)

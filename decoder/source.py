@@ -183,11 +183,13 @@ def inflating_child(member: Member) -> Iterator[BinaryIO]:
         child.stderr.close()
 
 
-def _inflate_to_stdout(zip_path: str, ahead: int = 8) -> int:
+def _inflate_to_stdout(zip_path: str, ahead: int = 16) -> int:
     """Child side of inflating_child: the member's bytes to stdout.
 
-    A writer thread drains a small queue into the pipe, so inflating runs ahead of the
-    reader by up to ``ahead`` pieces while the decoder is busy slicing a block.
+    A writer thread drains a queue into the pipe, so inflating runs ahead of the reader by
+    up to ``ahead`` pieces (4 MB each) while the decoder is busy slicing a block. Two
+    blocks' worth: with less, inflating stalled while a block was sliced, and the decoder
+    then waited for it (measured: 3.5 s against 3.1 s for a 484 MB member).
     """
     pieces: queue.Queue = queue.Queue(maxsize=ahead)
     out = sys.stdout.buffer
