@@ -224,6 +224,12 @@ class _SegmentWriter:
             write_statistics=["data_year", "line_number"],
             # identifiers are near-unique: a dictionary attempt would only cost a hash each
             use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)],
+            # line numbers climb by one or a few, the year never changes: a fifth of the bytes
+            column_encoding={
+                name: "DELTA_BINARY_PACKED"
+                for name in ("line_number", "data_year")
+                if name in schema.names
+            },
         )
 
     def write(self, table: pa.Table) -> None:
