@@ -19,7 +19,7 @@
 #error "the slicer packs field bytes into little-endian words"
 #endif
 
-#define SLICER_ABI 5
+#define SLICER_ABI 6
 
 int32_t slicer_abi(void) { return SLICER_ABI; }
 
@@ -53,11 +53,104 @@ int64_t slicer_split_lines(const uint8_t *buf, int64_t size, int64_t *starts, in
     return n;
 }
 
-/* Whether block[first[i] : first[i] + width] equals block[second[i] : ...], for each i. */
-void slicer_same_bytes(const uint8_t *block, const int64_t *first, const int64_t *second,
-                       int64_t n, int64_t width, uint8_t *same) {
-    for (int64_t i = 0; i < n; i++)
-        same[i] = !memcmp(block + first[i], block + second[i], (size_t)width);
+/* --- what each line is ------------------------------------------------------------------ */
+
+enum { UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER };
+
+/*
+ * Each line's record type (type_ids: code_lookup of its first two bytes; -1 when unknown or
+ * shorter than two bytes) and why it cannot be decoded (reasons: -1 when it can; blank lines
+ * can too, and are skipped later): an unknown type, shorter than min_length, longer than its
+ * layout's width plus max_overflow, or, unless a batch header came before the block
+ * (carried), before any batch header. Batch headers that can be decoded are listed in
+ * header_rows; ori_index is how many of them come at or before each line, so 0 names the
+ * header carried in. Returns the number of headers.
+ */
+int64_t slicer_classify(const uint8_t *block, const int64_t *starts, const int64_t *lengths,
+                        int64_t n, const int16_t *code_lookup, const int64_t *widths,
+                        const uint8_t *is_header_type, int64_t min_length, int64_t max_overflow,
+                        int32_t carried, int16_t *type_ids, int8_t *reasons, int32_t *ori_index,
+                        int64_t *header_rows) {
+    int64_t headers = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *line = block + starts[i];
+        int64_t length = lengths[i];
+        int16_t type = length >= 2 ? code_lookup[(line[0] << 8) | line[1]] : -1;
+        int8_t reason = -1;
+        if (type < 0) {
+            if (length > 0) reason = UNKNOWN_TYPE;
+        } else if (length < min_length) {
+            reason = SHORTER_THAN_KEY;
+        } else if (length > widths[type] + max_overflow) {
+            reason = LONGER_THAN_LAYOUT;
+        } else if (is_header_type[type]) {
+            header_rows[headers++] = i;
+        } else if (!carried && !headers) {
+            reason = BEFORE_ANY_HEADER;
+        }
+        type_ids[i] = type;
+        reasons[i] = reason;
+        ori_index[i] = (int32_t)headers;
+    }
+    return headers;
+}
+
+#define COUNTED_CHILDREN 4
+
+/*
+ * Each incident's declared child counts against the child records that follow it.
+ *
+ * Lines that can be decoded (reasons[i] < 0, type_ids[i] >= 0) are read in order. An
+ * admin_type line opens an incident, declaring counts in its digit fields (count_offsets,
+ * count_widths; bytes past the line and non-digits read as 0); a batch header closes it. A
+ * line of child_types[k] counts for the open incident when their key_width bytes at
+ * key_offset match, and is an orphan otherwise. Per k: declared and present summed over
+ * incidents, and the incidents whose two differ; plus orphans and incidents.
+ */
+void slicer_count_children(const uint8_t *block, const int64_t *starts, const int64_t *lengths,
+                           int64_t n, const int16_t *type_ids, const int8_t *reasons,
+                           int16_t admin_type, const uint8_t *is_header_type,
+                           const int16_t *child_types, const int32_t *count_offsets,
+                           const int32_t *count_widths, int64_t key_offset, int64_t key_width,
+                           int64_t *declared, int64_t *present, int64_t *differing,
+                           int64_t *orphans, int64_t *incidents) {
+    int64_t open = -1, says[COUNTED_CHILDREN] = {0}, has[COUNTED_CHILDREN] = {0};
+    for (int64_t i = 0; i <= n; i++) {
+        int16_t type = i < n && reasons[i] < 0 ? type_ids[i] : -1;
+        if (i < n && (type < 0 || (type != admin_type && !is_header_type[type]))) {
+            for (int k = 0; type >= 0 && k < COUNTED_CHILDREN; k++) {
+                if (type != child_types[k]) continue;
+                if (open >= 0 && !memcmp(block + starts[i] + key_offset,
+                                         block + starts[open] + key_offset, (size_t)key_width))
+                    has[k]++;
+                else
+                    (*orphans)++;
+            }
+            continue;
+        }
+        if (open >= 0) { /* an incident, a header or the end closes the open incident */
+            for (int k = 0; k < COUNTED_CHILDREN; k++) {
+                declared[k] += says[k];
+                present[k] += has[k];
+                differing[k] += says[k] != has[k];
+            }
+        }
+        open = -1;
+        if (i == n || type != admin_type) continue;
+        open = i;
+        (*incidents)++;
+        const uint8_t *line = block + starts[i];
+        for (int k = 0; k < COUNTED_CHILDREN; k++) {
+            int64_t value = 0;
+            for (int32_t j = 0; j < count_widths[k]; j++) {
+                int64_t at = count_offsets[k] + j;
+                int digit = at < lengths[i] ? line[at] - '0' : 0;
+                value = value * 10 + (digit >= 0 && digit <= 9 ? digit : 0);
+            }
+            says[k] = value;
+            has[k] = 0;
+        }
+    }
 }
 
 /* --- one field's dictionary ------------------------------------------------------------ */

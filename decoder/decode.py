@@ -67,6 +67,14 @@ DECLARED_COUNTS = {
     "offender": ("total_offender_segments", "05"),
     "arrestee": ("total_arrestee_segments", "06"),
 }
+# Why a line is quarantined; the index is the reason's code (the native slicer's enum)
+UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER = range(4)
+QUARANTINE_REASONS = (
+    "unknown record type",
+    f"shorter than {MIN_RECORD_LENGTH} bytes, the record key",
+    "longer than its layout allows: records run together?",
+    "record before any batch header",
+)
 # State code, ORI, incident number and the first byte of the incident date: equal on an 01
 # and all its children, and 24 bytes read as three integers.
 KEY_OFFSET, KEY_WIDTH = 2, 24
@@ -274,8 +282,7 @@ class _BlockDecoder:
         self.year = year
         self.part = part
         self.engine = engine
-        slicer = native if engine == "native" else slicing
-        self.split_lines, self.same_bytes = slicer.split_lines, slicer.same_bytes
+        self.split_lines = native.split_lines if engine == "native" else slicing.split_lines
         self.layouts = load_layouts()
         self.type_list = list(self.layouts)
         self.code_lookup = np.full(1 << 16, -1, dtype=np.int16)
@@ -283,6 +290,7 @@ class _BlockDecoder:
             self.code_lookup[code_of(record_type)] = i
         self.widths = np.array([lay.width for lay in self.layouts.values()], dtype=np.int64)
         self.header_ids = [self.type_list.index(rt) for rt in BATCH_HEADER_TYPES]
+        self.is_header_type = np.isin(np.arange(len(self.type_list)), self.header_ids)
         self.variants = defaultdict(list)  # record type -> variants in force this year
         for variant in load_variants():
             if variant.data_year == year:
@@ -317,35 +325,20 @@ class _BlockDecoder:
 
         blank = lengths == 0
         self.tally["blank_lines"] += int(blank.sum())
-        type_ids = np.full(n, -1, dtype=np.int16)
-        keyed = lengths >= 2
-        type_ids[keyed] = self.code_lookup[record_codes(block, starts[keyed])]
-
-        reasons: list[tuple[np.ndarray, str]] = []
-        known = type_ids >= 0
-        reasons.append((~known & ~blank, "unknown record type"))
-        reasons.append((known & (lengths < MIN_RECORD_LENGTH),
-                        f"shorter than {MIN_RECORD_LENGTH} bytes, the record key"))  # fmt: skip
-        too_long = known & (lengths > self.widths[type_ids] + MAX_OVERFLOW)
-        reasons.append((too_long, "longer than its layout allows: records run together?"))
-        reject = np.logical_or.reduce([mask for mask, _ in reasons])
-
-        is_header = np.isin(type_ids, self.header_ids) & ~reject
-        header_rows = np.flatnonzero(is_header)
+        classify = self._classify_native if self.engine == "native" else self._classify
+        type_ids, reasons, ori_index, header_rows = classify(
+            block, starts, lengths, carried_ori is not None
+        )
+        reject = reasons >= 0
         header_oris = [header_ori(block, start) for start in starts[header_rows]]
-        last_header = np.maximum.accumulate(np.where(is_header, np.arange(n), -1))
-        # each record's index into [carried_ori, *header_oris]
-        ori_index = np.searchsorted(header_rows, last_header) + 1
-        ori_index[last_header < 0] = 0
-        if carried_ori is None:
-            headerless = (last_header < 0) & known & ~reject
-            reasons.append((headerless, "record before any batch header"))
-            reject |= headerless
         ori_dictionary = [carried_ori or "", *header_oris]
 
-        self._check_incident_counts(block, starts, lengths, type_ids, reject)
-        for mask, reason in reasons:
-            self._quarantine(block, starts, lengths, first_line, mask, reason)
+        if self.engine == "native":
+            self._count_children_native(block, starts, lengths, type_ids, reasons)
+        else:
+            self._check_incident_counts(block, starts, lengths, type_ids, reject)
+        for code, reason in enumerate(QUARANTINE_REASONS):
+            self._quarantine(block, starts, lengths, first_line, reasons == code, reason)
 
         # every kept line's index, grouped by record type in file order: one radix sort
         kept = np.where(~reject & ~blank, type_ids, len(self.layouts))
@@ -392,6 +385,47 @@ class _BlockDecoder:
             return
         for layout, rows in groups:
             yield slicing.layout_columns(block, starts[rows], lengths[rows], layout)
+
+    def _classify(self, block, starts, lengths, carried: bool):
+        """Each line's type id, reason code (into QUARANTINE_REASONS; -1: none), index into
+        ``[carried ORI, *headers]``, and the rows of the batch headers, in order."""
+        n = len(starts)
+        type_ids = np.full(n, -1, dtype=np.int16)
+        keyed = lengths >= 2
+        type_ids[keyed] = self.code_lookup[record_codes(block, starts[keyed])]
+        known = type_ids >= 0
+        reasons = np.full(n, -1, dtype=np.int8)
+        reasons[~known & (lengths > 0)] = UNKNOWN_TYPE
+        reasons[known & (lengths < MIN_RECORD_LENGTH)] = SHORTER_THAN_KEY
+        reasons[known & (lengths > self.widths[type_ids] + MAX_OVERFLOW)] = LONGER_THAN_LAYOUT
+        is_header = np.isin(type_ids, self.header_ids) & (reasons < 0)
+        header_rows = np.flatnonzero(is_header)
+        ori_index = np.cumsum(is_header, dtype=np.int32)
+        if not carried:
+            reasons[(ori_index == 0) & known & (reasons < 0)] = BEFORE_ANY_HEADER
+        return type_ids, reasons, ori_index, header_rows
+
+    def _classify_native(self, block, starts, lengths, carried: bool):
+        return native.classify(
+            block, starts, lengths, self.code_lookup, self.widths, self.is_header_type,
+            MIN_RECORD_LENGTH, MAX_OVERFLOW, carried,
+        )  # fmt: skip
+
+    def _count_children_native(self, block, starts, lengths, type_ids, reasons) -> None:
+        layout = self.layouts["01"]
+        fields = [layout.field(field) for field, _ in DECLARED_COUNTS.values()]
+        children = [self.type_list.index(child) for _, child in DECLARED_COUNTS.values()]
+        result = native.count_children(
+            block, starts, lengths, type_ids, reasons, self.type_list.index("01"),
+            self.is_header_type, children, fields, KEY_OFFSET, KEY_WIDTH,
+        )  # fmt: skip
+        self.tally["incidents"] += result["incidents"]
+        self.tally["orphans"] += result["orphans"]
+        for k, name in enumerate(DECLARED_COUNTS):
+            counts = self.tally["counts"][name]
+            counts["declared"] += int(result["declared"][k])
+            counts["present"] += int(result["present"][k])
+            counts["incidents_differing"] += int(result["differing"][k])
 
     def _layouts_for(self, layout, block, starts, rows):
         """Split ``rows`` by the layout they really have: a variant's state, or the standard."""
@@ -456,7 +490,7 @@ class _BlockDecoder:
             owners = last_event[children]
             owned = owners >= 0
             owned[owned] = is_admin[owners[owned]]
-            owned[owned] = self.same_bytes(
+            owned[owned] = slicing.same_bytes(
                 block,
                 starts[children[owned]] + KEY_OFFSET,
                 starts[owners[owned]] + KEY_OFFSET,

@@ -23,7 +23,7 @@ from decoder.slicing import UNIQUE_FIELDS, string_array
 ENGINE_VARIABLE = "NIBRS_DECODE_ENGINE"
 ENGINES = ("auto", "native", "numpy")
 LIBRARY = Path(__file__).with_name("_slicer.so")
-ABI = 5  # SLICER_ABI in _slicer.c: a library built from another version is not used
+ABI = 6  # SLICER_ABI in _slicer.c: a library built from another version is not used
 
 COPY_SLACK = 16  # the slicer moves values in 16-byte words
 _POINTER = ctypes.c_void_p
@@ -50,8 +50,13 @@ def library() -> ctypes.CDLL | None:
     lib.slicer_count_lines.restype = _INT64
     lib.slicer_split_lines.argtypes = [_POINTER, _INT64, _POINTER, _POINTER, _INT64]
     lib.slicer_split_lines.restype = _INT64
-    lib.slicer_same_bytes.argtypes = [_POINTER] * 3 + [_INT64, _INT64, _POINTER]
-    lib.slicer_same_bytes.restype = None
+    lib.slicer_classify.argtypes = [_POINTER] * 3 + [_INT64] + [_POINTER] * 3
+    lib.slicer_classify.argtypes += [_INT64, _INT64, ctypes.c_int32] + [_POINTER] * 4
+    lib.slicer_classify.restype = _INT64
+    lib.slicer_count_children.argtypes = [_POINTER] * 3 + [_INT64, _POINTER, _POINTER]
+    lib.slicer_count_children.argtypes += [ctypes.c_int16] + [_POINTER] * 4 + [_INT64, _INT64]
+    lib.slicer_count_children.argtypes += [_POINTER] * 5
+    lib.slicer_count_children.restype = None
     lib.slicer_encode_block.argtypes = (
         [_POINTER] * 3 + [_INT64, _POINTER, ctypes.c_int32] + [_POINTER] * 11
     )
@@ -81,7 +86,13 @@ def resolve_engine(requested: str | None = None) -> str:
 
 
 def _address(array: np.ndarray) -> int:
+    """Where ``array``'s data starts. The caller keeps ``array`` referenced until the C call
+    returns: ``_address(np.array(...))`` would hand C the memory of a freed temporary."""
     return array.ctypes.data
+
+
+def _contiguous(array, dtype) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype)
 
 
 def count_lines(buffer: np.ndarray, size: int) -> int:
@@ -103,15 +114,56 @@ def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         capacity = lib.slicer_count_lines(_address(block), size) + 1
 
 
-def same_bytes(block: np.ndarray, first: np.ndarray, second: np.ndarray, width: int) -> np.ndarray:
-    """Whether the ``width`` bytes at each ``first`` equal those at the ``second`` beside it."""
-    first = np.ascontiguousarray(first, np.int64)
-    second = np.ascontiguousarray(second, np.int64)
-    same = np.empty(len(first), np.bool_)
-    library().slicer_same_bytes(
-        _address(block), _address(first), _address(second), len(first), width, _address(same)
-    )
-    return same
+def classify(
+    block, starts, lengths, code_lookup, widths, is_header_type, min_length, max_overflow, carried
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each line's type id, quarantine reason code (-1: none), index into ``[carried ORI,
+    *headers]``, and the rows of the batch headers: as decode._BlockDecoder._classify."""
+    n = len(starts)
+    starts, lengths = _contiguous(starts, np.int64), _contiguous(lengths, np.int64)
+    code_lookup, widths = _contiguous(code_lookup, np.int16), _contiguous(widths, np.int64)
+    is_header_type = _contiguous(is_header_type, np.uint8)
+    type_ids, reasons = np.empty(n, np.int16), np.empty(n, np.int8)
+    ori_index, header_rows = np.empty(n, np.int32), np.empty(n, np.int64)
+    headers = library().slicer_classify(
+        _address(block), _address(starts), _address(lengths), n, _address(code_lookup),
+        _address(widths), _address(is_header_type), min_length, max_overflow, int(carried),
+        _address(type_ids), _address(reasons), _address(ori_index), _address(header_rows),
+    )  # fmt: skip
+    return type_ids, reasons, ori_index, header_rows[:headers]
+
+
+def count_children(
+    block,
+    starts,
+    lengths,
+    type_ids,
+    reasons,
+    admin_type,
+    is_header_type,
+    child_types,
+    count_fields,
+    key_offset,
+    key_width,
+) -> dict:
+    """Declared against present child counts, as decode._BlockDecoder._check_incident_counts."""
+    starts, lengths = _contiguous(starts, np.int64), _contiguous(lengths, np.int64)
+    type_ids, reasons = _contiguous(type_ids, np.int16), _contiguous(reasons, np.int8)
+    is_header_type = _contiguous(is_header_type, np.uint8)
+    children = np.array(child_types, np.int16)
+    count_offsets = np.array([f.offset for f in count_fields], np.int32)
+    count_widths = np.array([f.length for f in count_fields], np.int32)
+    out = {name: np.zeros(len(child_types), np.int64)
+           for name in ("declared", "present", "differing")}  # fmt: skip
+    orphans, incidents = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    library().slicer_count_children(
+        _address(block), _address(starts), _address(lengths), len(starts), _address(type_ids),
+        _address(reasons), admin_type, _address(is_header_type), _address(children),
+        _address(count_offsets), _address(count_widths), key_offset, key_width,
+        _address(out["declared"]), _address(out["present"]), _address(out["differing"]),
+        _address(orphans), _address(incidents),
+    )  # fmt: skip
+    return {**out, "orphans": int(orphans[0]), "incidents": int(incidents[0])}
 
 
 def _pointers(arrays: list[np.ndarray | None]) -> ctypes.Array:
@@ -131,6 +183,8 @@ def encode_block(
     Line ``i`` is a record of ``layouts[slots[i]]`` (none when -1); ``records`` says how
     many each layout gets. Columns are as decoder.slicing.layout_columns makes them.
     """
+    starts, lengths = _contiguous(starts, np.int64), _contiguous(lengths, np.int64)
+    slots = _contiguous(slots, np.int32)
     fields = [(field, count) for layout, count in zip(layouts, records, strict=True)
               for field in layout.fields]  # fmt: skip
     first_field = np.zeros(len(layouts) + 1, np.int32)
@@ -145,9 +199,8 @@ def encode_block(
     k = len(fields)
     counts, nulls, high = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.uint8)
     status = library().slicer_encode_block(
-        _address(block), _address(np.ascontiguousarray(starts, np.int64)),
-        _address(np.ascontiguousarray(lengths, np.int64)), len(starts),
-        _address(np.ascontiguousarray(slots, np.int32)), len(layouts), _address(first_field),
+        _address(block), _address(starts), _address(lengths), len(starts),
+        _address(slots), len(layouts), _address(first_field),
         _address(offsets), _address(widths), _address(plain),
         _pointers(indices), _pointers(validity), _pointers(data), _pointers(value_offsets),
         _address(counts), _address(nulls), _address(high),
