@@ -1,10 +1,11 @@
 /*
- * The decoder's native slicer: line splitting and fixed-width field encoding.
+ * The decoder's native slicer: a block's lines, what each one is, each incident's child
+ * counts, and the fixed-width fields of every record.
  *
  * A plain C library loaded with ctypes (no Python headers, so one build serves every
- * CPython). decoder/native.py is its only caller and documents the contract; the numpy
- * slicer in decoder/slicing.py computes exactly the same columns and stays the fallback
- * where no C compiler was available at install.
+ * CPython). decoder/native.py is its only caller; the numpy code in decoder/slicing.py and
+ * decoder/decode.py computes exactly the same results and stays the fallback where no C
+ * compiler was available at install.
  *
  * Records are processed row by row, every field of a record while its bytes are in
  * cache, each field keeping its own small hash table: the numpy slicer reads the block
