@@ -282,7 +282,6 @@ class _BlockDecoder:
         self.year = year
         self.part = part
         self.engine = engine
-        self.split_lines = native.split_lines if engine == "native" else slicing.split_lines
         self.layouts = load_layouts()
         self.type_list = list(self.layouts)
         self.code_lookup = np.full(1 << 16, -1, dtype=np.int16)
@@ -291,6 +290,16 @@ class _BlockDecoder:
         self.widths = np.array([lay.width for lay in self.layouts.values()], dtype=np.int64)
         self.header_ids = [self.type_list.index(rt) for rt in BATCH_HEADER_TYPES]
         self.is_header_type = np.isin(np.arange(len(self.type_list)), self.header_ids)
+        admin = self.layouts["01"]
+        self.count_fields = [admin.field(field) for field, _ in DECLARED_COUNTS.values()]
+        self.counted_types = [self.type_list.index(child) for _, child in DECLARED_COUNTS.values()]
+        # the same steps, in C or in NumPy (the fallback); both give the same results
+        if engine == "native":
+            self.split_lines, self.classify = native.split_lines, self._classify_native
+            self.check_incident_counts = self._count_children_native
+        else:
+            self.split_lines, self.classify = slicing.split_lines, self._classify
+            self.check_incident_counts = self._check_incident_counts
         self.variants = defaultdict(list)  # record type -> variants in force this year
         for variant in load_variants():
             if variant.data_year == year:
@@ -325,18 +334,14 @@ class _BlockDecoder:
 
         blank = lengths == 0
         self.tally["blank_lines"] += int(blank.sum())
-        classify = self._classify_native if self.engine == "native" else self._classify
-        type_ids, reasons, ori_index, header_rows = classify(
+        type_ids, reasons, ori_index, header_rows = self.classify(
             block, starts, lengths, carried_ori is not None
         )
         reject = reasons >= 0
         header_oris = [header_ori(block, start) for start in starts[header_rows]]
         ori_dictionary = [carried_ori or "", *header_oris]
 
-        if self.engine == "native":
-            self._count_children_native(block, starts, lengths, type_ids, reasons)
-        else:
-            self._check_incident_counts(block, starts, lengths, type_ids, reject)
+        self.check_incident_counts(block, starts, lengths, type_ids, reasons)
         for code, reason in enumerate(QUARANTINE_REASONS):
             self._quarantine(block, starts, lengths, first_line, reasons == code, reason)
 
@@ -412,12 +417,9 @@ class _BlockDecoder:
         )  # fmt: skip
 
     def _count_children_native(self, block, starts, lengths, type_ids, reasons) -> None:
-        layout = self.layouts["01"]
-        fields = [layout.field(field) for field, _ in DECLARED_COUNTS.values()]
-        children = [self.type_list.index(child) for _, child in DECLARED_COUNTS.values()]
         result = native.count_children(
             block, starts, lengths, type_ids, reasons, self.type_list.index("01"),
-            self.is_header_type, children, fields, KEY_OFFSET, KEY_WIDTH,
+            self.is_header_type, self.counted_types, self.count_fields, KEY_OFFSET, KEY_WIDTH,
         )  # fmt: skip
         self.tally["incidents"] += result["incidents"]
         self.tally["orphans"] += result["orphans"]
@@ -464,7 +466,7 @@ class _BlockDecoder:
         return pa.Table.from_arrays(arrays, schema=schema)
 
     # -- checks ------------------------------------------------------------------------------
-    def _check_incident_counts(self, block, starts, lengths, type_ids, reject) -> None:
+    def _check_incident_counts(self, block, starts, lengths, type_ids, reasons) -> None:
         """Compare each 01's declared child counts with the child records that follow it.
 
         A child belongs to the nearest 01 before it when their keys match; a batch header in
@@ -472,21 +474,23 @@ class _BlockDecoder:
         boundaries, so nothing carries over from the block before.
         """
         n = len(starts)
-        valid = ~reject & (type_ids >= 0)
+        valid = (reasons < 0) & (type_ids >= 0)
         is_admin = valid & (type_ids == self.type_list.index("01"))
         is_header = valid & np.isin(type_ids, self.header_ids)
         last_event = np.maximum.accumulate(np.where(is_admin | is_header, np.arange(n), -1))
         admin_rows = np.flatnonzero(is_admin)
-        layout = self.layouts["01"]
         admin_starts, admin_lengths = starts[admin_rows], lengths[admin_rows]
         self.tally["incidents"] += admin_rows.size
-        for name, (count_field, child_type) in DECLARED_COUNTS.items():
-            field = layout.field(count_field)
+        for name, count_field, child_type in zip(
+            DECLARED_COUNTS, self.count_fields, self.counted_types, strict=True
+        ):
             # the count field alone, blank-padded where a line stops short of it
-            digits = gather(block, admin_starts + field.offset,
-                            np.maximum(admin_lengths - field.offset, 0), field.length)  # fmt: skip
-            declared = parse_counts(digits, 0, field.length)
-            children = np.flatnonzero(valid & (type_ids == self.type_list.index(child_type)))
+            offset, width = count_field.offset, count_field.length
+            digits = gather(
+                block, admin_starts + offset, np.maximum(admin_lengths - offset, 0), width
+            )
+            declared = parse_counts(digits, 0, width)
+            children = np.flatnonzero(valid & (type_ids == child_type))
             owners = last_event[children]
             owned = owners >= 0
             owned[owned] = is_admin[owners[owned]]

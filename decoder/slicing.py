@@ -150,7 +150,7 @@ def arrow_array(values: np.ndarray) -> pa.Array:
     )
 
 
-def numpy_view(array: pa.Array) -> np.ndarray:
+def _numpy(array: pa.Array) -> np.ndarray:
     """Zero-copy view of a null-free primitive array (to_numpy() would import pandas)."""
     dtype = np.dtype(array.type.to_pandas_dtype())
     return np.frombuffer(
@@ -190,14 +190,14 @@ def dictionary_column(matrix: np.ndarray, offset: int, width: int) -> pa.Array:
         keys = _keys(matrix, offset, width)
         blank_key = int.from_bytes(b" " * width, "little")
         encoded = pc.dictionary_encode(arrow_array(keys))
-        uniques = [int(k).to_bytes(8, "little")[:width] for k in numpy_view(encoded.dictionary)]
-        indices = numpy_view(encoded.indices)
+        uniques = [int(k).to_bytes(8, "little")[:width] for k in _numpy(encoded.dictionary)]
+        indices = _numpy(encoded.indices)
         return _from_uniques(indices, keys != blank_key, uniques)
     contiguous = np.ascontiguousarray(matrix[:, offset : offset + width])
     binary = pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(contiguous)])
     encoded = pc.dictionary_encode(binary)
     valid = (contiguous != BLANK).any(axis=1)
-    return _from_uniques(numpy_view(encoded.indices), valid, encoded.dictionary.to_pylist())
+    return _from_uniques(_numpy(encoded.indices), valid, encoded.dictionary.to_pylist())
 
 
 def string_column(cols: np.ndarray) -> pa.Array:
