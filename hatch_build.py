@@ -1,4 +1,4 @@
-"""Build the decoder's native slicer (decoder/_slicer.c) into the package at install.
+"""Build the decoder's native library (decoder/_slicer.c, _pages.c) into the package at install.
 
 A plain C library loaded with ctypes, so it needs a C compiler but no Python headers, and
 one build serves every CPython. Without a compiler the install still succeeds and the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("decoder") / "_slicer.c"
+SOURCES = [Path("decoder") / "_slicer.c", Path("decoder") / "_pages.c"]
 LIBRARY = "decoder/_slicer.so"  # the name decoder/native.py loads
 
 
@@ -30,12 +30,12 @@ def compiler() -> list[str] | None:
     return None
 
 
-def build_library(source: Path, target: Path) -> str | None:
-    """Compile ``source`` into ``target``; the reason when that was not possible."""
+def build_library(sources: list[Path], target: Path) -> str | None:
+    """Compile ``sources`` into ``target``; the reason when that was not possible."""
     cc = compiler()
     if cc is None:
         return "no C compiler found (set CC, or install gcc)"
-    command = [*cc, "-O3", "-shared", "-fPIC", "-o", str(target), str(source)]
+    command = [*cc, "-O3", "-shared", "-fPIC", "-o", str(target), *map(str, sources)]
     result = subprocess.run(command, check=False, capture_output=True, text=True)
     if result.returncode:
         return f"{shlex.join(command)} failed:\n{result.stderr.strip()}"
@@ -53,7 +53,7 @@ class SlicerBuildHook(BuildHookInterface):
             target = root / LIBRARY
         else:
             target = Path(tempfile.mkdtemp(prefix="crimewh-slicer-")) / "_slicer.so"
-        problem = build_library(root / SOURCE, target)
+        problem = build_library([root / source for source in SOURCES], target)
         if problem:
             self.app.display_warning(
                 f"the decoder's native slicer was not built: {problem}\n"

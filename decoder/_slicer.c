@@ -20,7 +20,7 @@
 #error "the slicer packs field bytes into little-endian words"
 #endif
 
-#define SLICER_ABI 6
+#define SLICER_ABI 7
 
 int32_t slicer_abi(void) { return SLICER_ABI; }
 

@@ -13,9 +13,8 @@ from pathlib import Path
 # decoder does no linear algebra. An explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from decoder import __version__
-from decoder.decode import PARQUET_COMPRESSION, PARQUET_COMPRESSIONS, decode_zip
-from decoder.source import DecodeError, open_member
+from decoder import PARQUET_COMPRESSION, PARQUET_COMPRESSIONS, __version__
+from decoder.source import DecodeError, open_member, start_inflating, stop_inflating
 
 
 def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
@@ -61,8 +60,16 @@ def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Inflating starts first; NumPy and Arrow (decoder.decode's imports) load meanwhile.
     try:
-        bar = None if args.quiet else _progress_bar(args.zip)
+        member = open_member(args.zip)
+    except DecodeError:
+        member = None  # decode_zip reports the problem itself
+    inflating = start_inflating(member) if member else None
+    try:
+        from decoder.decode import decode_zip
+
+        bar = None if args.quiet or member is None else progress_bar(member.size, "B", "decoding")
         try:
             summary = decode_zip(
                 args.zip,
@@ -72,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
                 engine=args.engine,
                 parquet_compression=args.parquet_compression,
                 progress=bar.update if bar else None,
+                inflating=inflating,
             )
         finally:
             if bar:
                 bar.close()
+            if inflating:
+                stop_inflating(inflating)
     except DecodeError as exc:
         print(f"nibrs-decode: error: {exc}", file=sys.stderr)
         return 2
@@ -111,15 +121,6 @@ def progress_bar(total: int, unit: str, desc: str | None = None):
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr)
-
-
-def _progress_bar(zip_path: Path):
-    """Bytes of the member read."""
-    try:
-        total = open_member(zip_path).size
-    except DecodeError:
-        return None  # decode_zip reports the problem itself
-    return progress_bar(total, "B", "decoding")
 
 
 def main(argv: list[str] | None = None) -> int:

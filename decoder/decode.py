@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from decoder import __version__, native, slicing
+from decoder import PARQUET_COMPRESSION, PARQUET_COMPRESSIONS, __version__, native, parquet, slicing
 from decoder.layouts import RecordLayout, load_layouts, load_variants
 from decoder.slicing import (
     arrow_array,
@@ -49,11 +49,6 @@ from decoder.source import (
 )
 
 BLOCK_SIZE = 32 << 20  # smaller blocks fill and drain the pipeline faster; 16 MB was no faster
-# Snappy: on a full synthetic year (3.9 GB) zstd level 1 made files 46% smaller (456 MB
-# against 840 MB) and decoding 8% slower (26.3 s against 24.3 s). The raw layer can always be
-# decoded again from the zip, so speed wins; --parquet-compression zstd where storage counts.
-PARQUET_COMPRESSIONS = ("snappy", "zstd", "lz4", "none")
-PARQUET_COMPRESSION = "snappy"
 PADDING = 1024  # blank bytes after each block, so fixed-width row views never run off it
 MIN_RECORD_LENGTH = 25  # segment level, state code, ORI and incident number: the record's key
 MAX_OVERFLOW = 64  # longer than the layout by more than this: two records run together
@@ -204,7 +199,11 @@ class _BackgroundWrites:
 
 
 class _SegmentWriter:
-    """Appends tables to ``<out>/<segment>/part-<part>.parquet.tmp``; published on success."""
+    """Appends tables to ``<out>/<segment>/part-<part>.parquet.tmp``; published on success.
+
+    With the native engine the decoder's own writer (decoder.parquet) writes the file, else
+    Arrow's, set to the same encodings; both give the same columns.
+    """
 
     def __init__(
         self,
@@ -214,6 +213,7 @@ class _SegmentWriter:
         part: str = "0",
         background: _BackgroundWrites | None = None,
         compression: str = PARQUET_COMPRESSION,
+        native_pages: bool = False,
     ):
         self.background = background
         self.final = out_dir / segment / f"part-{part}.parquet"
@@ -221,12 +221,18 @@ class _SegmentWriter:
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
         self.schema = schema
         self.rows = 0
+        level = 1 if compression == "zstd" else None
+        if native_pages and parquet.supports(schema):
+            self.writer = parquet.ParquetFileWriter(
+                self.tmp, schema, compression=compression, compression_level=level
+            )
+            return
         # store_schema=False: readers see plain strings, not Arrow dictionaries
         self.writer = pq.ParquetWriter(
             self.tmp,
             schema,
             compression=compression,
-            compression_level=1 if compression == "zstd" else None,
+            compression_level=level,
             store_schema=False,
             # min/max of raw code strings help no reader and cost half the write time
             write_statistics=["data_year", "line_number"],
@@ -512,7 +518,7 @@ class _BlockDecoder:
         if segment not in self.writers:
             self.writers[segment] = _SegmentWriter(
                 self.out_dir, segment, self.schemas[segment], self.part, self.background,
-                self.compression,
+                self.compression, native_pages=self.engine == "native",
             )  # fmt: skip
         return self.writers[segment]
 
@@ -633,6 +639,7 @@ def _cut_blocks(
     block_size: int,
     progress: Callable[[int], None] | None,
     count_lines: Callable[[np.ndarray, int], int] | None = None,
+    inflating: subprocess.Popen | None = None,
 ) -> Iterator[tuple[_Block, np.ndarray]]:
     """The member in blocks of about ``block_size`` bytes, each starting a record set.
 
@@ -644,7 +651,7 @@ def _cut_blocks(
     buffers = [bytearray(limit + PADDING), bytearray(limit + PADDING)]
     current, filled = 0, 0
     first_line, carried_ori, index = 1, None, 0
-    with inflating_child(member) as stream:
+    with inflating_child(member, inflating) as stream:
         at_end = False
         while True:
             buffer = buffers[current]
@@ -693,14 +700,28 @@ def _last_header_ori(text: bytearray, end: int) -> str | None:
     return None
 
 
-def _line_counter(engine: str) -> Callable[[np.ndarray, int], int] | None:
-    return native.count_lines if engine == "native" else None
+@dataclass(frozen=True)
+class _Job:
+    """What one decode_zip call decodes, and how."""
+
+    member: Member
+    out_dir: Path
+    year: int
+    block_size: int
+    engine: str
+    compression: str
+    progress: Callable[[int], None] | None
+    inflating: subprocess.Popen | None  # started ahead by the caller (source.start_inflating)
+
+    def blocks(self) -> Iterator[tuple[_Block, np.ndarray]]:
+        count_lines = native.count_lines if self.engine == "native" else None
+        return _cut_blocks(self.member, self.block_size, self.progress, count_lines, self.inflating)
 
 
-def _decode_here(member, out_dir, year, block_size, progress, engine, compression) -> list[dict]:
-    decoder = _BlockDecoder(out_dir, year, engine=engine, compression=compression)
+def _decode_here(job: _Job) -> list[dict]:
+    decoder = _BlockDecoder(job.out_dir, job.year, engine=job.engine, compression=job.compression)
     try:
-        for block, data in _cut_blocks(member, block_size, progress, _line_counter(engine)):
+        for block, data in job.blocks():
             decoder.decode_block(data, block.size, block.first_line, block.carried_ori)
         return [decoder.finish()]
     except BaseException:
@@ -708,9 +729,7 @@ def _decode_here(member, out_dir, year, block_size, progress, engine, compressio
         raise
 
 
-def _decode_in_workers(
-    member, out_dir, year, block_size, progress, engine, compression, workers
-) -> list[dict]:
+def _decode_in_workers(job: _Job, workers: int) -> list[dict]:
     """Hand blocks to ``workers`` decoder.worker processes through shared memory."""
     from multiprocessing import shared_memory
 
@@ -718,8 +737,8 @@ def _decode_in_workers(
     processes = []
     for part in range(workers):
         process = subprocess.Popen(
-            [sys.executable, "-m", "decoder.worker", str(out_dir), str(year), str(part), engine,
-             compression],
+            [sys.executable, "-m", "decoder.worker", str(job.out_dir), str(job.year), str(part),
+             job.engine, job.compression],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         processes.append(process)
@@ -737,10 +756,11 @@ def _decode_in_workers(
         elif "finished" in answer:
             finished.append(answer["finished"])
         else:
-            raise DecodeError(f"{member.zip_path}: a decoding worker failed: {answer['failed']}")
+            failure = answer["failed"]
+            raise DecodeError(f"{job.member.zip_path}: a decoding worker failed: {failure}")
 
     try:
-        for block, data in _cut_blocks(member, block_size, progress, _line_counter(engine)):
+        for block, data in job.blocks():
             while not idle:
                 handle(*answers.get())
             memory = shared_memory.SharedMemory(create=True, size=len(data))
@@ -808,6 +828,7 @@ def decode_zip(
     engine: str | None = None,
     parquet_compression: str = PARQUET_COMPRESSION,
     progress: Callable[[int], None] | None = None,
+    inflating: subprocess.Popen | None = None,
 ) -> DecodeSummary:
     """Decode ``zip_path`` into ``out_dir/<segment>/part-*.parquet``.
 
@@ -817,7 +838,8 @@ def decode_zip(
     this was measured on they gain nothing (the vCPUs share a core), so the default is 1:
     slicing here, overlapped with the inflating child. ``engine`` is ``native``, ``numpy``
     or ``auto`` (the default; see decoder.native). ``parquet_compression`` is one of
-    PARQUET_COMPRESSIONS.
+    PARQUET_COMPRESSIONS. ``inflating`` is the child source.start_inflating started for this
+    zip ahead of the call; the caller stops it (source.stop_inflating) if the call fails.
     """
     if parquet_compression not in PARQUET_COMPRESSIONS:
         raise DecodeError(
@@ -843,15 +865,9 @@ def decode_zip(
         zip=str(member.zip_path), member=member.name, compression=member.method_name,
         data_year=year, member_bytes=member.size, engine=engine,
     )  # fmt: skip
+    job = _Job(member, out_dir, year, block_size, engine, parquet_compression, progress, inflating)
     try:
-        if workers <= 1:
-            results = _decode_here(
-                member, out_dir, year, block_size, progress, engine, parquet_compression
-            )
-        else:
-            results = _decode_in_workers(
-                member, out_dir, year, block_size, progress, engine, parquet_compression, workers
-            )
+        results = _decode_here(job) if workers <= 1 else _decode_in_workers(job, workers)
         legacy: list[dict] = []
         for result in results:
             summary.add(result["tally"])

@@ -152,14 +152,12 @@ def iter_inflated(member: Member, read_size: int = 4 << 20) -> Iterator[bytes]:
 PIPE_BYTES = 1 << 20
 
 
-@contextlib.contextmanager
-def inflating_child(member: Member) -> Iterator[BinaryIO]:
-    """A pipe streaming the member's bytes, inflated by a child process.
+def start_inflating(member: Member) -> subprocess.Popen:
+    """Start the child process that inflating_child reads.
 
-    Inflating in a thread of this process looked free (zlib and inflate64 release the GIL)
-    but every buffer they return needs the GIL back, and waiting for it cost the decoder
-    half its speed. A child process inflates on the other core instead. Read the pipe to
-    its end inside the ``with``; a child that failed raises DecodeError on the way out.
+    nibrs-decode starts it first thing, so that the child inflates the first blocks while
+    NumPy and Arrow load (a quarter of a second: a tenth of decoding the benchmark year).
+    Hand it to inflating_child, or to stop_inflating when it will not be read.
     """
     child = subprocess.Popen(
         [sys.executable, "-m", "decoder.source", str(member.zip_path)],
@@ -170,17 +168,36 @@ def inflating_child(member: Member) -> Iterator[BinaryIO]:
     if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: fewer, larger reads
         with contextlib.suppress(OSError):
             fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    return child
+
+
+def stop_inflating(child: subprocess.Popen) -> None:
+    """End a child that was started and not (or not wholly) read; no-op once it has ended."""
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+    child.stdout.close()
+    child.stderr.close()
+
+
+@contextlib.contextmanager
+def inflating_child(member: Member, started: subprocess.Popen | None = None) -> Iterator[BinaryIO]:
+    """A pipe streaming the member's bytes, inflated by a child process.
+
+    Inflating in a thread of this process looked free (zlib and inflate64 release the GIL)
+    but every buffer they return needs the GIL back, and waiting for it cost the decoder
+    half its speed. A child process inflates on the other core instead. ``started`` is a
+    child start_inflating started for this member already. Read the pipe to its end inside
+    the ``with``; a child that failed raises DecodeError on the way out.
+    """
+    child = started or start_inflating(member)
     try:
         yield child.stdout
         error = child.stderr.read().decode(errors="replace").strip()
         if child.wait():
             raise DecodeError(error or f"{member.zip_path}: inflating failed")
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        stop_inflating(child)
 
 
 def _inflate_to_stdout(zip_path: str, ahead: int = 16) -> int:
