@@ -327,14 +327,20 @@ class _BlockDecoder:
 
     # -- one block ---------------------------------------------------------------------------
     def decode_block(
-        self, block: np.ndarray, size: int, first_line: int, carried_ori: str | None
+        self,
+        block: np.ndarray,
+        size: int,
+        first_line: int,
+        carried_ori: str | None,
+        lines: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Decode ``block[:size]``, whose first line is ``first_line`` of the member.
 
         ``carried_ori`` is the ORI of the last batch header before the block (None before
-        the first). The block must start at a record-set boundary.
+        the first). The block must start at a record-set boundary. ``lines`` are its line
+        starts and lengths, when the caller has split it already.
         """
-        starts, lengths = self.split_lines(block, size)
+        starts, lengths = lines if lines is not None else self.split_lines(block, size)
         n = len(starts)
         self.tally["lines"] += n
 
@@ -638,14 +644,15 @@ def _cut_blocks(
     member: Member,
     block_size: int,
     progress: Callable[[int], None] | None,
-    count_lines: Callable[[np.ndarray, int], int] | None = None,
+    split_lines: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
     inflating: subprocess.Popen | None = None,
-) -> Iterator[tuple[_Block, np.ndarray]]:
+) -> Iterator[tuple[_Block, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
     """The member in blocks of about ``block_size`` bytes, each starting a record set.
 
     Yields each block with its bytes followed by PADDING blanks, read straight from the
-    inflating child into one of two alternating buffers (no other copy is made); the array
-    is valid until the next block is asked for.
+    inflating child into one of two alternating buffers (no other copy is made), and its
+    lines' starts and lengths (their count gives the next block's first line number); the
+    array is valid until the next block is asked for.
     """
     limit = block_size
     buffers = [bytearray(limit + PADDING), bytearray(limit + PADDING)]
@@ -684,9 +691,10 @@ def _cut_blocks(
             if buffer.find(b"\x00", 0, cut) >= 0:  # NUL-filled fields (older headers)
                 buffer[:cut] = buffer[:cut].replace(b"\x00", b" ")
             data = np.frombuffer(buffer, np.uint8, count=cut + PADDING)
-            yield _Block(index, cut, first_line, carried_ori), data
+            lines = split_lines(data, cut)
+            yield _Block(index, cut, first_line, carried_ori), data, lines
             carried_ori = _last_header_ori(buffer, cut) or carried_ori
-            first_line += count_lines(data, cut) if count_lines else buffer.count(b"\n", 0, cut)
+            first_line += len(lines[0])
             index += 1
             current, filled = 1 - current, filled - cut
 
@@ -713,16 +721,16 @@ class _Job:
     progress: Callable[[int], None] | None
     inflating: subprocess.Popen | None  # started ahead by the caller (source.start_inflating)
 
-    def blocks(self) -> Iterator[tuple[_Block, np.ndarray]]:
-        count_lines = native.count_lines if self.engine == "native" else None
-        return _cut_blocks(self.member, self.block_size, self.progress, count_lines, self.inflating)
+    def blocks(self) -> Iterator[tuple[_Block, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+        split_lines = native.split_lines if self.engine == "native" else slicing.split_lines
+        return _cut_blocks(self.member, self.block_size, self.progress, split_lines, self.inflating)
 
 
 def _decode_here(job: _Job) -> list[dict]:
     decoder = _BlockDecoder(job.out_dir, job.year, engine=job.engine, compression=job.compression)
     try:
-        for block, data in job.blocks():
-            decoder.decode_block(data, block.size, block.first_line, block.carried_ori)
+        for block, data, lines in job.blocks():
+            decoder.decode_block(data, block.size, block.first_line, block.carried_ori, lines)
         return [decoder.finish()]
     except BaseException:
         decoder.abort()
@@ -760,7 +768,7 @@ def _decode_in_workers(job: _Job, workers: int) -> list[dict]:
             raise DecodeError(f"{job.member.zip_path}: a decoding worker failed: {failure}")
 
     try:
-        for block, data in job.blocks():
+        for block, data, _ in job.blocks():
             while not idle:
                 handle(*answers.get())
             memory = shared_memory.SharedMemory(create=True, size=len(data))
