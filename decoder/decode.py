@@ -4,8 +4,9 @@ A child process inflates the member (source.inflating_child) while this process 
 the stream into blocks at record-set boundaries: before an 01 or a batch header, so no
 incident is split and a block needs nothing from the one before it but the ORI of the last
 batch header and its first line number. Blocks are sliced into per-segment Arrow tables and
-appended to Parquet, here or (``workers`` > 1) by worker processes that each write their
-own part of every segment, fed through shared memory. Nothing shares a GIL, and memory is
+appended to Parquet (by decoder.parquet on the native engine, else by Arrow's writer), here
+or (``workers`` > 1) by worker processes that each write their own part of every segment,
+fed through shared memory. Nothing shares a GIL, and memory is
 bounded by the block size times the blocks in flight.
 """
 

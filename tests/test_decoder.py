@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -367,6 +368,28 @@ def test_cli_error_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nibrs-decode: error: ")
     assert "missing.zip: no such file" in err
+
+
+def inflating_children(zip_path: Path) -> list[str]:
+    """Processes still inflating ``zip_path`` (Linux: their command lines in /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if b"decoder.source" in args and str(zip_path).encode() in args:
+            found.append(cmdline.parent.name)
+    return found
+
+
+def test_cli_stops_the_child_it_started_early_when_decoding_fails(make_zip, tmp_path, capsys):
+    # nibrs-decode starts inflating before it knows the year; the error must not leave the
+    # child behind, blocked on a full pipe
+    nameless = make_zip(b"x" * (4 << 20), name="download.zip", member="master.txt")
+    assert nibrs_decode([str(nameless), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "pass --year" in capsys.readouterr().err
+    assert inflating_children(nameless) == []
 
 
 def test_a_line_of_megabytes_is_not_a_master_file(make_zip, tmp_path, sample_bytes):
