@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-# Snappy: on a full synthetic year (3.9 GB) zstd level 1 made files 46% smaller (456 MB
-# against 840 MB) and decoding 8% slower (26.3 s against 24.3 s). The raw layer can always be
-# decoded again from the zip, so speed wins; --parquet-compression zstd where storage counts.
+# Snappy: on a full synthetic year (3.9 GB) zstd level 1 made files 38% smaller (419 MB
+# against 673 MB) and decoding 12% slower (21.8 s against 19.5 s). The raw layer can always
+# be decoded again from the zip, so speed wins; --parquet-compression zstd where storage counts.
 PARQUET_COMPRESSIONS = ("snappy", "zstd", "lz4", "none")
 PARQUET_COMPRESSION = "snappy"
