@@ -3,8 +3,8 @@
 Arrow's writer was a third of the decoder's work: it takes each dictionary column apart
 and encodes it again value by value (decoder/_pages.c says why that is wasted here). This
 writer encodes the pages with the native library instead and writes the file metadata
-itself, in Thrift's compact protocol. Its files read back in Arrow, Polars and DuckDB as
-the same columns Arrow's writer gives (tests/test_parquet_writer.py), with the same
+itself, in Thrift's compact protocol. Its files read back in Arrow and Polars as the
+same columns Arrow's writer gives (tests/test_parquet_writer.py), with the same
 encodings: dictionary pages for code columns, PLAIN byte arrays for identifiers,
 DELTA_BINARY_PACKED with statistics for integers.
 
@@ -16,6 +16,7 @@ Arrow's writer.
 from __future__ import annotations
 
 import ctypes
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -158,19 +159,18 @@ def _schema_element(field: pa.Field) -> _Struct:
     return element
 
 
-class _Library:
-    """The page encoders of _pages.c, typed."""
-
-    def __init__(self) -> None:
-        lib = native.library()
-        lib.pages_definition_levels.argtypes = [_POINTER, _INT64_ARG, _INT64_ARG, _POINTER]
-        lib.pages_dictionary_indices.argtypes = [_POINTER, _POINTER, _INT64_ARG, _INT64_ARG]
-        lib.pages_dictionary_indices.argtypes += [ctypes.c_int32, _POINTER]
-        lib.pages_plain_strings.argtypes = [_POINTER] * 3 + [_INT64_ARG, _INT64_ARG, _POINTER]
-        lib.pages_delta_int64.argtypes = [_POINTER] * 2 + [_INT64_ARG, _INT64_ARG] + [_POINTER] * 2
-        for name in ("definition_levels", "dictionary_indices", "plain_strings", "delta_int64"):
-            getattr(lib, f"pages_{name}").restype = _INT64_ARG
-        self.lib = lib
+@cache
+def _library() -> ctypes.CDLL:
+    """The native library with the page encoders of _pages.c typed."""
+    lib = native.library()
+    lib.pages_definition_levels.argtypes = [_POINTER, _INT64_ARG, _INT64_ARG, _POINTER]
+    lib.pages_dictionary_indices.argtypes = [_POINTER, _POINTER, _INT64_ARG, _INT64_ARG]
+    lib.pages_dictionary_indices.argtypes += [ctypes.c_int32, _POINTER]
+    lib.pages_plain_strings.argtypes = [_POINTER] * 3 + [_INT64_ARG, _INT64_ARG, _POINTER]
+    lib.pages_delta_int64.argtypes = [_POINTER] * 2 + [_INT64_ARG, _INT64_ARG] + [_POINTER] * 2
+    for name in ("definition_levels", "dictionary_indices", "plain_strings", "delta_int64"):
+        getattr(lib, f"pages_{name}").restype = _INT64_ARG
+    return lib
 
 
 class _Bitmap:
@@ -198,7 +198,7 @@ class ParquetFileWriter:
         self.kinds = [_kind(f.type) for f in schema]
         self.codec_id, codec_name = CODECS[compression]
         self.codec = pa.Codec(codec_name, compression_level) if codec_name else None
-        self.lib = _Library().lib
+        self.lib = _library()
         self.scratch = np.empty(1 << 20, np.uint8)
         self.row_groups: list[_Struct] = []
         self.rows = 0
