@@ -195,10 +195,11 @@ static uint8_t *put_delta_block(uint8_t *p, const int64_t *deltas, int32_t count
 /*
  * DELTA_BINARY_PACKED: the present values of n, blocks of 128 deltas in 4 miniblocks.
  * Deltas wrap as int64; an INT32 column's deltas must fit in 32 bits (the decoder's INT32
- * column, the data year, is an int16). min_max gets the smallest and largest value.
+ * column, the data year, is an int16). summary gets the smallest and the largest value and
+ * the number of values present (with none, the first two are 0).
  */
 int64_t pages_delta_int64(const int64_t *values, const uint8_t *validity, int64_t bit_offset,
-                          int64_t n, uint8_t *out, int64_t *min_max) {
+                          int64_t n, uint8_t *out, int64_t *summary) {
     int64_t present = 0, first = 0, previous = 0, lowest = 0, highest = 0;
     int64_t deltas[DELTA_BLOCK];
     int32_t pending = 0;
@@ -229,7 +230,8 @@ int64_t pages_delta_int64(const int64_t *values, const uint8_t *validity, int64_
     int64_t header_size = h - header, body_size = p - (out + 40);
     memmove(out + header_size, out + 40, (size_t)body_size);
     memcpy(out, header, (size_t)header_size);
-    min_max[0] = lowest;
-    min_max[1] = highest;
+    summary[0] = lowest;
+    summary[1] = highest;
+    summary[2] = present;
     return header_size + body_size;
 }

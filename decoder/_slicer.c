@@ -20,7 +20,7 @@
 #error "the slicer packs field bytes into little-endian words"
 #endif
 
-#define SLICER_ABI 7
+#define SLICER_ABI 8
 
 int32_t slicer_abi(void) { return SLICER_ABI; }
 

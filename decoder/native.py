@@ -25,7 +25,7 @@ from decoder.slicing import UNIQUE_FIELDS, string_array
 ENGINE_VARIABLE = "NIBRS_DECODE_ENGINE"
 ENGINES = ("auto", "native", "numpy")
 LIBRARY = Path(__file__).with_name("_slicer.so")
-ABI = 7  # SLICER_ABI in _slicer.c: a library built from another version is not used
+ABI = 8  # SLICER_ABI in _slicer.c: a library built from another version is not used
 
 COPY_SLACK = 16  # the slicer moves values in 16-byte words
 _POINTER = ctypes.c_void_p

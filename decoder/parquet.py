@@ -272,23 +272,24 @@ class ParquetFileWriter:
         dtype = np.dtype(np.int16 if array.type == pa.int16() else np.int64)
         raw = np.frombuffer(array.buffers()[1], dtype, len(array), array.offset * dtype.itemsize)
         values = raw.astype(np.int64, copy=False)
-        present = _present(bitmap, len(array)) if array.null_count else slice(None)
-        min_max = np.empty(2, np.int64)
+        summary = np.empty(3, np.int64)  # the page's min, max and values present
+        lowest = highest = None
         for row, rows in _pages(len(array)):
             levels, out = self._levels(field, bitmap, row, rows, 40 + (rows // 128 + 1) * 1038)
             length = self.lib.pages_delta_int64(
                 values[row:].ctypes.data, bitmap.address, bitmap.offset + row, rows, out,
-                min_max.ctypes.data,
+                summary.ctypes.data,
             )  # fmt: skip
             self._data_page(rows, _DELTA_BINARY_PACKED, levels + length)
+            if summary[2]:
+                low, high = int(summary[0]), int(summary[1])
+                lowest = low if lowest is None else min(lowest, low)
+                highest = high if highest is None else max(highest, high)
         physical = _INT32 if field.type == pa.int16() else _INT64
         statistics = _Struct().i64(3, array.null_count)
-        if array.null_count < len(array):
+        if lowest is not None:
             width = 4 if physical == _INT32 else 8
-            kept = values[present]
-            low, high = (
-                int(v).to_bytes(width, "little", signed=True) for v in (kept.min(), kept.max())
-            )
+            low, high = (v.to_bytes(width, "little", signed=True) for v in (lowest, highest))
             statistics = _Struct().binary(1, high).binary(2, low).i64(3, array.null_count)
             statistics.binary(5, high).binary(6, low)
         return self._column(field, physical, [_DELTA_BINARY_PACKED, _RLE], len(array), start,
@@ -363,12 +364,6 @@ class ParquetFileWriter:
 def _pages(n: int):
     for row in range(0, n, PAGE_ROWS):
         yield row, min(PAGE_ROWS, n - row)
-
-
-def _present(bitmap: _Bitmap, n: int) -> np.ndarray:
-    """Which of n rows are not null."""
-    bits = np.unpackbits(np.frombuffer(bitmap.buffer, np.uint8), bitorder="little")
-    return bits[bitmap.offset : bitmap.offset + n].astype(bool)
 
 
 def _string_buffers(array: pa.Array) -> tuple[int, int]:
