@@ -42,6 +42,7 @@ from decoder.slicing import (
 )
 from decoder.source import (
     DecodeError,
+    InflatingChild,
     Member,
     data_year,
     inflating_child,
@@ -646,7 +647,7 @@ def _cut_blocks(
     block_size: int,
     progress: Callable[[int], None] | None,
     split_lines: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
-    inflating: subprocess.Popen | None = None,
+    inflating: InflatingChild | None = None,
 ) -> Iterator[tuple[_Block, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
     """The member in blocks of about ``block_size`` bytes, each starting a record set.
 
@@ -720,7 +721,7 @@ class _Job:
     engine: str
     compression: str
     progress: Callable[[int], None] | None
-    inflating: subprocess.Popen | None  # started ahead by the caller (source.start_inflating)
+    inflating: InflatingChild | None  # started ahead by the caller (source.start_inflating)
 
     def blocks(self) -> Iterator[tuple[_Block, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
         split_lines = native.split_lines if self.engine == "native" else slicing.split_lines
@@ -837,7 +838,7 @@ def decode_zip(
     engine: str | None = None,
     parquet_compression: str = PARQUET_COMPRESSION,
     progress: Callable[[int], None] | None = None,
-    inflating: subprocess.Popen | None = None,
+    inflating: InflatingChild | None = None,
 ) -> DecodeSummary:
     """Decode ``zip_path`` into ``out_dir/<segment>/part-*.parquet``.
 

@@ -11,7 +11,7 @@ from conftest import read_rows
 from decoder.cli import main as nibrs_decode
 from decoder.decode import decode_zip
 from decoder.layouts import load_layouts
-from decoder.source import DecodeError
+from decoder.source import DecodeError, inflating_child, open_member, start_inflating
 
 SEGMENTS = [
     "batch_header", "administrative", "offense", "property", "victim", "offender", "arrestee",
@@ -328,6 +328,31 @@ def test_corrupt_member_fails_its_crc(make_zip, tmp_path, sample_bytes):
         decode_zip(path, tmp_path / "out")
     assert not (tmp_path / "out" / "_summary.json").exists()
     assert not list((tmp_path / "out").rglob("*.parquet"))  # nothing half-written published
+
+
+def read_through_ring(zip_path: Path, ring_bytes: int, chunk: int) -> bytes:
+    member = open_member(zip_path)
+    got, buffer = bytearray(), memoryview(bytearray(chunk))
+    with inflating_child(member, start_inflating(member, ring_bytes)) as reader:
+        while n := reader.readinto(buffer):
+            got += buffer[:n]
+    return bytes(got)
+
+
+def test_the_inflating_child_hands_over_every_byte_through_a_small_ring(make_zip, sample_bytes):
+    text = sample_bytes * 40
+    # a ring of an odd size, read in smaller pieces: the child wraps around mid-piece and
+    # waits for the reader again and again
+    assert read_through_ring(make_zip(text, deflate64=True), 4099, 1000) == text
+
+
+def test_a_member_corrupt_past_its_start_fails_in_the_inflating_child(make_zip, sample_bytes):
+    path = make_zip(sample_bytes * 400, deflate64=False)
+    raw = bytearray(path.read_bytes())
+    raw[-200] ^= 0xFF  # near the end of the compressed data, before the central directory
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DecodeError, match=r"corrupt|CRC|truncated"):
+        read_through_ring(path, 1 << 16, 1 << 12)
 
 
 def test_zip_without_a_text_member(tmp_path):
