@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the slicer packs field bytes into little-endian words"
 #endif
@@ -36,14 +40,41 @@ int64_t slicer_count_lines(const uint8_t *buf, int64_t size) {
  * Start offset and length (without LF or CRLF) of each line of buf[0:size]; a last line
  * without a newline counts too. Returns the number of lines, or -1 when there are more
  * than capacity (starts and lengths hold capacity entries).
+ *
+ * With SSE2 (every x86-64) it finds the line ends of 64 bytes at a time as a bit mask:
+ * records are about a hundred bytes, so a memchr call per line spent more time starting
+ * than searching.
  */
 int64_t slicer_split_lines(const uint8_t *buf, int64_t size, int64_t *starts, int64_t *lengths,
                            int64_t capacity) {
-    int64_t n = 0, start = 0;
+    int64_t n = 0, start = 0, scanned = 0;
+#if defined(__SSE2__)
+    const __m128i newline = _mm_set1_epi8('\n');
+    for (; scanned + 64 <= size; scanned += 64) {
+        const __m128i *chunk = (const __m128i *)(buf + scanned);
+        uint64_t ends = 0;
+        for (int k = 0; k < 4; k++) {
+            __m128i bytes = _mm_loadu_si128(chunk + k);
+            ends |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline))
+                    << (16 * k);
+        }
+        for (; ends; ends &= ends - 1) {
+            if (n == capacity) return -1;
+            int64_t end = scanned + __builtin_ctzll(ends);
+            int64_t length = end - start;
+            if (length > 0 && buf[end - 1] == '\r') length--;
+            starts[n] = start;
+            lengths[n] = length;
+            n++;
+            start = end + 1;
+        }
+    }
+#endif
     while (start < size) {
         if (n == capacity) return -1;
-        const uint8_t *newline = memchr(buf + start, '\n', (size_t)(size - start));
-        int64_t end = newline ? (int64_t)(newline - buf) : size;
+        int64_t from = start > scanned ? start : scanned;
+        const uint8_t *newline_at = memchr(buf + from, '\n', (size_t)(size - from));
+        int64_t end = newline_at ? (int64_t)(newline_at - buf) : size;
         int64_t length = end - start;
         if (length > 0 && buf[end - 1] == '\r') length--;
         starts[n] = start;
@@ -284,13 +315,17 @@ static inline const uint8_t *strip(const uint8_t *record, int64_t length, int32_
 /*
  * A stripped value as a dictionary key: up to 8 bytes, the value itself (the zero bytes
  * above it keep keys distinct, since the block holds no NUL); longer, a hash, which a
- * match must confirm by comparing bytes.
+ * match must confirm by comparing bytes. A hash's low byte is cleared and a value's never
+ * is (it holds the value's first byte), so a hash never equals a short value's key.
  */
+static const uint64_t HASHED = ~0xffULL;
+
 static inline uint64_t value_key(const uint8_t *value, int64_t size) {
     if (size <= 8) return load8(value) & low_bytes(size);
     if (size <= 16)
-        return mix(load8(value) ^ mix((load8(value + 8) & low_bytes(size - 8)) + (uint64_t)size));
-    return hash_bytes(value, size);
+        return HASHED &
+               mix(load8(value) ^ mix((load8(value + 8) & low_bytes(size - 8)) + (uint64_t)size));
+    return HASHED & hash_bytes(value, size);
 }
 
 /* Copy a value of up to 16 bytes with two fixed-size moves; dest has 16 bytes to spare. */
@@ -317,9 +352,9 @@ typedef struct {
 /* Whether dictionary value `known` of a field is `value`, given their keys match. */
 static inline int same_value(const field_t *field, int32_t known, const uint8_t *value,
                              int64_t size) {
+    if (size <= 8) return 1; /* equal keys are equal values: no need to read the dictionary */
     const int32_t *ends = field->ends;
     if (ends[known + 1] - ends[known] != size) return 0;
-    if (size <= 8) return 1; /* equal keys are equal values */
     const uint8_t *stored = field->data + ends[known];
     if (size > 16) return !memcmp(stored, value, (size_t)size);
     /* both are readable 16 bytes on: the data has 16 bytes to spare, the block its padding */
