@@ -96,43 +96,90 @@ int64_t pages_definition_levels(const uint8_t *validity, int64_t bit_offset, int
     return p - out;
 }
 
+/* How many of the n bits from bit_offset on are set: a word at a time where aligned. */
+static int64_t count_valid(const uint8_t *validity, int64_t bit_offset, int64_t n) {
+    int64_t count = 0, i = 0;
+    for (; i < n && ((bit_offset + i) & 7); i++) count += is_valid(validity, bit_offset + i);
+    for (; i + 64 <= n; i += 64) {
+        uint64_t word;
+        memcpy(&word, validity + ((bit_offset + i) >> 3), 8);
+        count += __builtin_popcountll(word);
+    }
+    for (; i < n; i++) count += is_valid(validity, bit_offset + i);
+    return count;
+}
+
+/*
+ * Bit-pack groups of 8 values below 2 ** width: each group is `width` bytes. Up to 16 bits
+ * wide, a group is gathered in one register and stored whole, so up to 16 bytes past the
+ * last group may be written over.
+ */
+static uint8_t *pack_groups(const uint32_t *values, int64_t groups, int32_t width, uint8_t *out) {
+    if (width <= 8) {
+        for (int64_t g = 0; g < groups; g++, values += 8, out += width) {
+            uint64_t packed = 0;
+            for (int k = 0; k < 8; k++) packed |= (uint64_t)values[k] << (k * width);
+            memcpy(out, &packed, 8);
+        }
+    } else if (width <= 16) {
+        for (int64_t g = 0; g < groups; g++, values += 8, out += width) {
+            unsigned __int128 packed = 0;
+            for (int k = 0; k < 8; k++) packed |= (unsigned __int128)values[k] << (k * width);
+            memcpy(out, &packed, 16);
+        }
+    } else {
+        bit_writer_t w = {out, 0, 0};
+        for (int64_t i = 0; i < groups * 8; i++) put_bits(&w, values[i], width);
+        out = finish_bits(&w, out + groups * width);
+    }
+    return out;
+}
+
+#define PACK_CHUNK 1024 /* values gathered before packing; a multiple of 8 */
+
 /*
  * The dictionary indices of the present rows among n: a byte with the bit width, then one
- * bit-packed run (indices are below 2 ** width, and width is 1 to 32).
+ * bit-packed run (indices are below 2 ** width, and width is 1 to 32). `out` has 16 bytes
+ * to spare past what the page needs (pack_groups).
  */
 int64_t pages_dictionary_indices(const int32_t *indices, const uint8_t *validity,
                                  int64_t bit_offset, int64_t n, int32_t width, uint8_t *out) {
-    int64_t present = 0;
-    if (validity == NULL) {
-        present = n;
-    } else {
-        for (int64_t i = 0; i < n; i++) present += is_valid(validity, bit_offset + i);
-    }
+    int64_t present = validity == NULL ? n : count_valid(validity, bit_offset, n);
     uint8_t *p = out;
     *p++ = (uint8_t)width;
     if (!present) return p - out;
     int64_t groups = (present + 7) / 8;
     p = put_varint(p, ((uint64_t)groups << 1) | 1);
     uint8_t *end = p + groups * width;
-    bit_writer_t w = {p, 0, 0};
+    uint32_t gathered[PACK_CHUNK + 8];
+    int64_t held = 0;
     if (validity == NULL) {
-        for (int64_t i = 0; i < n; i++) put_bits(&w, (uint32_t)indices[i], width);
-    } else {
-        for (int64_t i = 0; i < n; i++) {
-            /* branch-free: a null row adds no bits */
-            uint64_t keep = 0 - (uint64_t)is_valid(validity, bit_offset + i);
-            w.bits |= ((uint64_t)(uint32_t)indices[i] & keep) << w.count;
-            w.count += width & (int32_t)keep;
-            if (w.count >= 32) {
-                uint32_t low = (uint32_t)w.bits;
-                memcpy(w.out, &low, 4);
-                w.out += 4;
-                w.bits >>= 32;
-                w.count -= 32;
+        int64_t whole = n / 8;
+        p = pack_groups((const uint32_t *)indices, whole, width, p);
+        held = n - whole * 8;
+        memcpy(gathered, indices + whole * 8, (size_t)held * 4);
+    } else { /* the present rows, found 56 at a time from their validity bits */
+        int64_t bitmap_bytes = ((bit_offset + n - 1) >> 3) + 1;
+        for (int64_t i = 0; i < n; i += 56) {
+            int64_t bit = bit_offset + i, at = bit >> 3, take = n - i < 56 ? n - i : 56;
+            uint64_t word = 0;
+            memcpy(&word, validity + at, at + 8 <= bitmap_bytes ? 8 : (size_t)(bitmap_bytes - at));
+            word = (word >> (bit & 7)) & ((1ULL << take) - 1);
+            for (; word; word &= word - 1) {
+                gathered[held++] = (uint32_t)indices[i + __builtin_ctzll(word)];
+                if (held == PACK_CHUNK) {
+                    p = pack_groups(gathered, PACK_CHUNK / 8, width, p);
+                    held = 0;
+                }
             }
         }
     }
-    return finish_bits(&w, end) - out;
+    if (held) { /* the last group, padded with zeros */
+        int64_t padded = (held + 7) / 8 * 8;
+        memset(gathered + held, 0, sizeof(uint32_t) * (size_t)(padded - held));
+        p = pack_groups(gathered, (held + 7) / 8, width, p);
+    }
+    return end - out;
 }
 
 /*
