@@ -127,5 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     return run(build_parser().parse_args(argv))
 
 
+def console() -> None:
+    """The `nibrs-decode` command: main, then out without the interpreter's teardown.
+
+    Tearing down NumPy and Arrow (a last garbage collection over every object they made)
+    took 50-70 ms after the work was done: 3% of decoding the benchmark year. Every file
+    is closed by then, and no thread is left running.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -1,6 +1,8 @@
 """The decoder against real lines, its byte-level variants, and bad input."""
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -302,6 +304,22 @@ def test_strict_exits_nonzero_on_quarantine(make_zip, tmp_path, sample_bytes, ca
     assert nibrs_decode([str(zip_path), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     assert nibrs_decode([str(zip_path), "--out", str(tmp_path / "b"), "--strict"]) == 1
     assert "1 record(s) quarantined" in capsys.readouterr().err
+
+
+def test_nibrs_decode_as_a_command_exits_with_its_code_after_writing_everything(
+    make_zip, tmp_path, sample_bytes
+):
+    # the command leaves without the interpreter's teardown (decoder.cli.console)
+    zip_path = make_zip(sample_bytes + b"ZZ bad record " + b"x" * 30 + b"\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out)]
+    done = subprocess.run([*command, "--strict"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["data_year"] == 2021  # the summary, printed in full
+    assert "1 record(s) quarantined" in done.stderr
+    summary = json.loads((out / "_summary.json").read_text())
+    for segment, rows in summary["rows"].items():
+        assert pq.read_table(out / segment).num_rows == rows
 
 
 def test_not_a_zip(tmp_path):
