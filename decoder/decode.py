@@ -1,19 +1,20 @@
 """Decode a NIBRS master-file zip into Parquet, one table per segment.
 
-A child process inflates the member (source.inflating_child) while this process cuts
-the stream into blocks at record-set boundaries: before an 01 or a batch header, so no
-incident is split and a block needs nothing from the one before it but the ORI of the last
-batch header and its first line number. Blocks are sliced into per-segment Arrow tables and
-appended to Parquet (by decoder.parquet on the native engine, else by Arrow's writer), here
-or (``workers`` > 1) by worker processes that each write their own part of every segment,
-fed through shared memory. Nothing shares a GIL, and memory is
-bounded by the block size times the blocks in flight.
+A child process inflates the member into slots of shared memory (source.inflating_child)
+while this process cuts the stream into blocks, a slot each, at record-set boundaries:
+before an 01 or a batch header, so no incident is split and a block needs nothing from the
+one before it but the ORI of the last batch header and its first line number. Blocks are
+sliced into per-segment Arrow tables and appended to Parquet (by decoder.parquet on the
+native engine, else by Arrow's writer), here or (``workers`` > 1) by worker processes that
+each write their own part of every segment, fed through shared memory. Nothing shares a
+GIL, and memory is bounded by the block size times the blocks in flight.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import queue
 import subprocess
 import sys
@@ -41,6 +42,9 @@ from decoder.slicing import (
     string_array,
 )
 from decoder.source import (
+    SLOT_BYTES,
+    SLOT_HEAD,
+    SLOT_TAIL,
     DecodeError,
     InflatingChild,
     Member,
@@ -48,10 +52,12 @@ from decoder.source import (
     inflating_child,
     iter_inflated,
     open_member,
+    start_inflating,
 )
 
-BLOCK_SIZE = 32 << 20  # smaller blocks fill and drain the pipeline faster; 16 MB was no faster
+BLOCK_SIZE = SLOT_BYTES  # a block is a slot the inflating child filled
 PADDING = 1024  # blank bytes after each block, so fixed-width row views never run off it
+assert PADDING <= SLOT_TAIL  # a block is padded in the slot it was inflated into
 MIN_RECORD_LENGTH = 25  # segment level, state code, ORI and incident number: the record's key
 MAX_OVERFLOW = 64  # longer than the layout by more than this: two records run together
 MAX_LINE_BYTES = 1 << 20  # records are under 300 bytes; a "line" of a megabyte is not one
@@ -649,64 +655,70 @@ def _cut_blocks(
     split_lines: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
     inflating: InflatingChild | None = None,
 ) -> Iterator[tuple[_Block, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
-    """The member in blocks of about ``block_size`` bytes, each starting a record set.
+    """The member in blocks of about a slot each, each starting a record set.
 
-    Yields each block with its bytes followed by PADDING blanks, read straight from the
-    inflating child into one of two alternating buffers (no other copy is made), and its
-    lines' starts and lengths (their count gives the next block's first line number); the
-    array is valid until the next block is asked for.
+    ``inflating`` is the child started for this member already, else one is started here
+    with slots of ``block_size`` bytes.
+
+    Yields each block with its bytes followed by PADDING blanks, and its lines' starts and
+    lengths (their count gives the next block's first line number). A block is the slot the
+    child inflated it into, with the record set the block before left unfinished copied in
+    front, in the slot's head: no other copy is made. It is valid until the next block is
+    asked for.
     """
-    limit = block_size
-    buffers = [bytearray(limit + PADDING), bytearray(limit + PADDING)]
-    current, filled = 0, 0
+    inflating = inflating or start_inflating(member, block_size)
+    ring = inflating.ring
+    carried = b""  # the unfinished record set at the end of the last slot
     first_line, carried_ori, index = 1, None, 0
-    with inflating_child(member, inflating) as stream:
-        at_end = False
+    with inflating_child(member, inflating) as slots:
         while True:
-            buffer = buffers[current]
-            with memoryview(buffer) as view:
-                while filled < limit and not at_end:
-                    got = stream.readinto(view[filled:limit])
-                    at_end = not got
-                    filled += got or 0
-                    if progress and got:
-                        progress(got)
-            if not filled:
+            at, size = slots.next_slot()
+            if progress and size:
+                progress(size)
+            if not size and not carried:
                 return
-            cut = filled
+            at_end = size < inflating.slot_bytes
+            if len(carried) <= SLOT_HEAD:  # the usual case: the slot itself
+                text, start = ring, at - len(carried)
+            else:  # longer than the head: a copy
+                text, start = bytearray(len(carried) + size + PADDING), 0
+                text[len(carried) : len(carried) + size] = ring[at : at + size]
+            text[start : start + len(carried)] = carried
+            end = start + len(carried) + size
+            cut = end
             if not at_end:
-                cut = max(buffer.rfind(start, 0, filled) for start in _SET_STARTS) + 1
-                if cut <= 0:  # no set starts in a whole block: any line end will do
-                    cut = buffer.rfind(b"\n", 0, filled) + 1
-            if cut <= 0:  # not one whole line yet: only a block smaller than a line does this
-                if limit >= MAX_LINE_BYTES:
+                cut = max(text.rfind(needle, start, end) for needle in _SET_STARTS) + 1
+                if cut <= start and end - start >= max(inflating.slot_bytes, MAX_LINE_BYTES):
+                    cut = text.rfind(b"\n", start, end) + 1  # no set start in a block: any line
+            if cut <= start:  # no place to cut yet (only small slots, in tests): read on
+                carried = bytes(text[start:end])
+                slots.release(size)
+                if len(carried) >= MAX_LINE_BYTES:  # and not one line end in it
                     raise DecodeError(
                         f"{member.zip_path}: line {first_line:,} of {member.name} is longer "
                         f"than {MAX_LINE_BYTES:,} bytes: this is not a NIBRS master file"
                     )
-                limit *= 2
-                buffers = [b + bytearray(limit + PADDING - len(b)) for b in buffers]
                 continue
-            following = buffers[1 - current]
-            following[: filled - cut] = buffer[cut:filled]
-            buffer[cut : cut + PADDING] = _BLANKS
-            if buffer.find(b"\x00", 0, cut) >= 0:  # NUL-filled fields (older headers)
-                buffer[:cut] = buffer[:cut].replace(b"\x00", b" ")
-            data = np.frombuffer(buffer, np.uint8, count=cut + PADDING)
-            lines = split_lines(data, cut)
-            yield _Block(index, cut, first_line, carried_ori), data, lines
-            carried_ori = _last_header_ori(buffer, cut) or carried_ori
+            carried = bytes(text[cut:end])
+            text[cut : cut + PADDING] = _BLANKS
+            if text.find(b"\x00", start, cut) >= 0:  # NUL-filled fields (older headers)
+                text[start:cut] = text[start:cut].replace(b"\x00", b" ")
+            data = np.frombuffer(text, np.uint8, count=cut - start + PADDING, offset=start)
+            lines = split_lines(data, cut - start)
+            yield _Block(index, cut - start, first_line, carried_ori), data, lines
+            del data
+            carried_ori = _last_header_ori(text, start, cut) or carried_ori
             first_line += len(lines[0])
             index += 1
-            current, filled = 1 - current, filled - cut
+            slots.release(size)
 
 
-def _last_header_ori(text: bytearray, end: int) -> str | None:
-    found = text.rfind(_HEADER_START, 0, end)
+def _last_header_ori(text: bytearray | mmap.mmap, start: int, end: int) -> str | None:
+    found = text.rfind(_HEADER_START, start, end)
     if found >= 0:
         return header_ori(text, found + 1)
-    if text[:2] in (b"BH", b"B1", b"B2", b"B3"):  # the block opens with its only header
-        return header_ori(text, 0)
+    if text[start : start + 2] in (b"BH", b"B1", b"B2", b"B3"):  # the block opens with it
+        return header_ori(text, start)
     return None
 
 

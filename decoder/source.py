@@ -3,8 +3,9 @@
 The FBI ships `nibrs-YYYY.zip` with one member compressed with Deflate64 (method 9),
 which CPython's zipfile cannot read. zipfile still parses the central directory (and
 tells us a damaged archive apart from a good one); the member's bytes are then read
-raw and inflated here, with zlib for Deflate and `inflate64` for Deflate64. Both
-release the GIL, so inflating in one thread overlaps with slicing in another.
+raw and inflated here, with zlib for Deflate and `inflate64` for Deflate64, by a child
+process (start_inflating) that hands the bytes over in shared memory, so that inflating
+runs on one core while the decoder slices on the other.
 """
 
 from __future__ import annotations
@@ -149,43 +150,62 @@ def iter_inflated(member: Member, read_size: int = 1 << 20) -> Iterator[bytes]:
         )
 
 
-RING_BYTES = 64 << 20  # two blocks: room for the next one while one is sliced
+SLOT_BYTES = 32 << 20  # one block of the decoder's; 16 MB blocks were no faster
+SLOTS = 3  # one being sliced, two for the child to fill meanwhile
+SLOT_HEAD = 1 << 20  # room before a slot's bytes for the record set the last block left over
+SLOT_TAIL = 4 << 10  # room after them for the decoder's padding
 _COUNTER = struct.Struct("<Q")
 
 
 @dataclass
 class InflatingChild:
-    """A child process inflating one member into a ring of memory shared with this one.
+    """A child process inflating one member into slots of memory shared with this one.
 
-    The child copies inflated bytes into ``ring`` and sends, on its stdout, the total it has
-    written; the reader sends back, on the child's stdin, the total it has consumed. Only
-    those 8-byte counters cross the pipes. A pipe carrying the bytes themselves cost two
-    kernel copies and a page per 4 KB moved: a tenth of the decoder's CPU time.
+    The stream's bytes fill the slots in turn (``slot_bytes`` each, after a free head of
+    SLOT_HEAD bytes). The child sends on its stdout the total it has written; the reader
+    sends back on the child's stdin the total it has consumed, a slot at a time. Only those
+    8-byte counters cross the pipes. A pipe carrying the bytes themselves cost two kernel
+    copies and a page per 4 KB moved, and copying them out again a third pass: together
+    about an eighth of the decoder's CPU time. The decoder slices each slot where it lies.
     """
 
     process: subprocess.Popen
     ring: mmap.mmap
+    slot_bytes: int
+    slots: int
+
+    @property
+    def stride(self) -> int:
+        return SLOT_HEAD + self.slot_bytes + SLOT_TAIL
+
+    def slot_start(self, position: int) -> int:
+        """Where the stream's byte ``position`` lies in the ring."""
+        slot, within = divmod(position, self.slot_bytes)
+        return (slot % self.slots) * self.stride + SLOT_HEAD + within
 
 
-def start_inflating(member: Member, ring_bytes: int = RING_BYTES) -> InflatingChild:
+def start_inflating(
+    member: Member, slot_bytes: int = SLOT_BYTES, slots: int = SLOTS
+) -> InflatingChild:
     """Start the child process that inflating_child reads.
 
     nibrs-decode starts it first thing, so that the child inflates the first blocks while
     NumPy and Arrow load (a quarter of a second: a tenth of decoding the benchmark year).
     Hand it to inflating_child, or to stop_inflating when it will not be read.
     """
-    fd = _anonymous_memory(ring_bytes)
+    size = slots * (SLOT_HEAD + slot_bytes + SLOT_TAIL)
+    fd = _anonymous_memory(size)
     try:
-        ring = mmap.mmap(fd, ring_bytes)
+        ring = mmap.mmap(fd, size)
         process = subprocess.Popen(
             [sys.executable, "-m", "decoder.source", str(member.zip_path), str(fd),
-             str(ring_bytes)],
+             str(slot_bytes), str(slots)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(fd,), bufsize=0,
         )  # fmt: skip
     finally:
         os.close(fd)
-    return InflatingChild(process, ring)
+    return InflatingChild(process, ring, slot_bytes, slots)
 
 
 def _anonymous_memory(size: int) -> int:
@@ -208,38 +228,38 @@ def stop_inflating(child: InflatingChild) -> None:
         process.wait()
     for stream in (process.stdin, process.stdout, process.stderr):
         stream.close()
-    child.ring.close()
+    # an array still viewing a slot keeps the mapping alive until it goes; then it is freed
+    with contextlib.suppress(BufferError):
+        child.ring.close()
 
 
-class _RingReader:
-    """The reading end of an InflatingChild: ``readinto`` as on a pipe, 0 at the end."""
+class SlotReader:
+    """The reading end of an InflatingChild, a slot at a time."""
 
     def __init__(self, child: InflatingChild):
-        self.view = memoryview(child.ring)
-        self.size = len(child.ring)
+        self.child = child
         self.notices = child.process.stdout.fileno()
         self.acks = child.process.stdin.fileno()
         os.set_blocking(self.notices, False)
         self.written = self.consumed = 0
         self.ended = False
 
-    def readinto(self, target: memoryview) -> int:
-        if not self.ended:  # what the child wrote since: one cheap read, waiting only if empty
-            written = _latest_counter(self.notices, wait=self.written == self.consumed)
+    def next_slot(self) -> tuple[int, int]:
+        """Where the next slot's bytes start in the ring and how many there are, once it is
+        full or the stream has ended (0 bytes: the stream is over). It is the caller's until
+        ``release``; the ring has SLOT_HEAD writable bytes before it and SLOT_TAIL after."""
+        full = self.consumed + self.child.slot_bytes
+        while self.written < full and not self.ended:
+            written = _latest_counter(self.notices, wait=True)
             self.ended = written is None
-            self.written = self.written if written is None else max(written, self.written)
-        if self.written == self.consumed:
-            return 0  # the child closed its end and every byte it wrote was read
-        at = self.consumed % self.size
-        n = min(len(target), self.written - self.consumed, self.size - at)
-        target[:n] = self.view[at : at + n]
-        self.consumed += n
+            self.written = max(written or 0, self.written)
+        return self.child.slot_start(self.consumed), min(full, self.written) - self.consumed
+
+    def release(self, size: int) -> None:
+        """Give the slot ``next_slot`` returned (``size`` bytes) back to the child."""
+        self.consumed += size
         with contextlib.suppress(BrokenPipeError):  # the child is done, or failed: it says
             os.write(self.acks, _COUNTER.pack(self.consumed))
-        return n
-
-    def close(self) -> None:
-        self.view.release()
 
 
 def _latest_counter(fd: int, wait: bool) -> int | None:
@@ -259,8 +279,8 @@ def _latest_counter(fd: int, wait: bool) -> int | None:
 
 
 @contextlib.contextmanager
-def inflating_child(member: Member, started: InflatingChild | None = None) -> Iterator[_RingReader]:
-    """The member's bytes, inflated by a child process, read with ``readinto``.
+def inflating_child(member: Member, started: InflatingChild | None = None) -> Iterator[SlotReader]:
+    """The member's bytes, inflated by a child process, a slot at a time (SlotReader).
 
     Inflating in a thread of this process looked free (zlib and inflate64 release the GIL)
     but every buffer they return needs the GIL back, and waiting for it cost the decoder
@@ -269,37 +289,39 @@ def inflating_child(member: Member, started: InflatingChild | None = None) -> It
     ``with``; a child that failed raises DecodeError on the way out.
     """
     child = started or start_inflating(member)
-    reader = _RingReader(child)
     try:
-        yield reader
+        yield SlotReader(child)
         error = child.process.stderr.read().decode(errors="replace").strip()
         if child.process.wait():
             raise DecodeError(error or f"{member.zip_path}: inflating failed")
     finally:
-        reader.close()
         stop_inflating(child)
 
 
-def _inflate_into_ring(zip_path: str, fd: int, size: int) -> int:
-    """Child side of InflatingChild: the member's bytes into the ring, counters on stdout.
+def _inflate_into_slots(zip_path: str, fd: int, slot_bytes: int, slots: int) -> int:
+    """Child side of InflatingChild: the member's bytes into the slots, counters on stdout.
 
-    It runs ahead of the reader by up to the ring's size, so inflating goes on while the
-    decoder slices a block, and waits (for the reader's counter on stdin) only when full.
+    It runs ahead of the reader by up to ``slots`` slots, so inflating goes on while the
+    decoder slices a block, and waits (for the reader's counter on stdin) only when all
+    are full.
     """
-    view = memoryview(mmap.mmap(fd, size))
+    stride = SLOT_HEAD + slot_bytes + SLOT_TAIL
+    ring = memoryview(mmap.mmap(fd, slots * stride))
     os.close(fd)
     acks, notices = sys.stdin.fileno(), sys.stdout.fileno()
     os.set_blocking(acks, False)
+    capacity = slot_bytes * slots
     written = consumed = 0
     try:
         for piece in iter_inflated(open_member(zip_path)):
             copied, whole = 0, memoryview(piece)
             while copied < len(piece):
-                free = size - (written - consumed)
+                free = capacity - (written - consumed)
                 if free:
-                    at = written % size
-                    n = min(len(piece) - copied, free, size - at)
-                    view[at : at + n] = whole[copied : copied + n]
+                    slot, within = divmod(written, slot_bytes)
+                    at = (slot % slots) * stride + SLOT_HEAD + within
+                    n = min(len(piece) - copied, free, slot_bytes - within)
+                    ring[at : at + n] = whole[copied : copied + n]
                     copied += n
                     written += n
                     os.write(notices, _COUNTER.pack(written))
@@ -316,4 +338,4 @@ def _inflate_into_ring(zip_path: str, fd: int, size: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_inflate_into_ring(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(_inflate_into_slots(sys.argv[1], *map(int, sys.argv[2:5])))

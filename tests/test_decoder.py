@@ -348,20 +348,25 @@ def test_corrupt_member_fails_its_crc(make_zip, tmp_path, sample_bytes):
     assert not list((tmp_path / "out").rglob("*.parquet"))  # nothing half-written published
 
 
-def read_through_ring(zip_path: Path, ring_bytes: int, chunk: int) -> bytes:
+def read_through_slots(zip_path: Path, slot_bytes: int, slots: int) -> bytes:
     member = open_member(zip_path)
-    got, buffer = bytearray(), memoryview(bytearray(chunk))
-    with inflating_child(member, start_inflating(member, ring_bytes)) as reader:
-        while n := reader.readinto(buffer):
-            got += buffer[:n]
+    child = start_inflating(member, slot_bytes, slots)
+    got = bytearray()
+    with inflating_child(member, child) as reader:
+        while True:
+            at, size = reader.next_slot()
+            if not size:
+                break
+            got += child.ring[at : at + size]
+            reader.release(size)
     return bytes(got)
 
 
-def test_the_inflating_child_hands_over_every_byte_through_a_small_ring(make_zip, sample_bytes):
+def test_the_inflating_child_hands_over_every_byte_through_small_slots(make_zip, sample_bytes):
     text = sample_bytes * 40
-    # a ring of an odd size, read in smaller pieces: the child wraps around mid-piece and
-    # waits for the reader again and again
-    assert read_through_ring(make_zip(text, deflate64=True), 4099, 1000) == text
+    # slots of an odd size, two of them: the child fills each from several pieces, or one
+    # piece over several, and waits for the reader again and again
+    assert read_through_slots(make_zip(text, deflate64=True), 4099, 2) == text
 
 
 def test_a_member_corrupt_past_its_start_fails_in_the_inflating_child(make_zip, sample_bytes):
@@ -370,7 +375,7 @@ def test_a_member_corrupt_past_its_start_fails_in_the_inflating_child(make_zip, 
     raw[-200] ^= 0xFF  # near the end of the compressed data, before the central directory
     path.write_bytes(bytes(raw))
     with pytest.raises(DecodeError, match=r"corrupt|CRC|truncated"):
-        read_through_ring(path, 1 << 16, 1 << 12)
+        read_through_slots(path, 1 << 12, 3)
 
 
 def test_zip_without_a_text_member(tmp_path):
@@ -433,6 +438,23 @@ def test_cli_stops_the_child_it_started_early_when_decoding_fails(make_zip, tmp_
     assert nibrs_decode([str(nameless), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "pass --year" in capsys.readouterr().err
     assert inflating_children(nameless) == []
+
+
+def test_a_record_set_left_over_longer_than_a_slot_head_is_copied_whole(
+    make_zip, tmp_path, sample_bytes
+):
+    # an incident followed by 2.5 MB of Group B arrests: the first 2 MB block ends 2 MB past
+    # its last set start, more than the slot head holds (source.SLOT_HEAD), so the next
+    # block is put together in a buffer of its own
+    lines = sample_bytes.splitlines()
+    bh, admin, group_b = lines[1], lines[2], next(line for line in lines if line[:2] == b"07")
+    arrests = [group_b] * (int(2.5 * (1 << 20)) // (len(group_b) + 1))
+    text = b"\n".join([bh, admin, *arrests, admin, bh, admin]) + b"\n"
+    one_block = decode_zip(make_zip(text), tmp_path / "one")
+    slots = decode_zip(make_zip(text, name="nibrs-2021b.zip"), tmp_path / "many",
+                       block_size=2 << 20)  # fmt: skip
+    assert slots.records["07"] == one_block.records["07"] == len(arrests)
+    assert all_rows(tmp_path / "one") == all_rows(tmp_path / "many")
 
 
 def test_a_line_of_megabytes_is_not_a_master_file(make_zip, tmp_path, sample_bytes):
