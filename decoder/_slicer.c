@@ -36,6 +36,15 @@ int64_t slicer_count_lines(const uint8_t *buf, int64_t size) {
     return count;
 }
 
+/* Record the line from start to the newline at end (a CR before it is not the line's). */
+static inline void put_line(const uint8_t *buf, int64_t start, int64_t end, int64_t *starts,
+                            int64_t *lengths, int64_t n) {
+    int64_t length = end - start;
+    if (length > 0 && buf[end - 1] == '\r') length--;
+    starts[n] = start;
+    lengths[n] = length;
+}
+
 /*
  * Start offset and length (without LF or CRLF) of each line of buf[0:size]; a last line
  * without a newline counts too. Returns the number of lines, or -1 when there are more
@@ -61,11 +70,7 @@ int64_t slicer_split_lines(const uint8_t *buf, int64_t size, int64_t *starts, in
         for (; ends; ends &= ends - 1) {
             if (n == capacity) return -1;
             int64_t end = scanned + __builtin_ctzll(ends);
-            int64_t length = end - start;
-            if (length > 0 && buf[end - 1] == '\r') length--;
-            starts[n] = start;
-            lengths[n] = length;
-            n++;
+            put_line(buf, start, end, starts, lengths, n++);
             start = end + 1;
         }
     }
@@ -75,11 +80,7 @@ int64_t slicer_split_lines(const uint8_t *buf, int64_t size, int64_t *starts, in
         int64_t from = start > scanned ? start : scanned;
         const uint8_t *newline_at = memchr(buf + from, '\n', (size_t)(size - from));
         int64_t end = newline_at ? (int64_t)(newline_at - buf) : size;
-        int64_t length = end - start;
-        if (length > 0 && buf[end - 1] == '\r') length--;
-        starts[n] = start;
-        lengths[n] = length;
-        n++;
+        put_line(buf, start, end, starts, lengths, n++);
         start = end + 1;
     }
     return n;
