@@ -64,8 +64,8 @@ def _zigzag(value: int) -> int:
 
 
 def _i32(value: int) -> bytes:
-    """A Thrift i32 or i64 value in the compact protocol: zigzag, then varint."""
-    return _varint((value << 1) ^ (value >> 63))
+    """A Thrift i16, i32 or i64 value in the compact protocol: zigzag, then varint."""
+    return _varint(_zigzag(value))
 
 
 _ONE_BYTE = [bytes([value]) for value in range(0x80)]
@@ -88,7 +88,7 @@ class _Struct:
 
     def _integer(self, field_id: int, kind: int, value: int) -> _Struct:
         self._field(field_id, kind)
-        self.parts.append(_varint(_zigzag(value)))
+        self.parts.append(_i32(value))
         return self
 
     def i16(self, field_id: int, value: int) -> _Struct:
@@ -123,7 +123,7 @@ class _Struct:
         return self._list(field_id, _STRUCT, [v.encode() for v in values])
 
     def i32s(self, field_id: int, values: list[int]) -> _Struct:
-        return self._list(field_id, _I32, [_varint(_zigzag(v)) for v in values])
+        return self._list(field_id, _I32, [_i32(v) for v in values])
 
     def binaries(self, field_id: int, values: list[bytes]) -> _Struct:
         return self._list(field_id, _BINARY, [_varint(len(v)) + v for v in values])
