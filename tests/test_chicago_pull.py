@@ -117,23 +117,50 @@ def test_backfill_writes_one_typed_batch_and_sets_the_watermark(served, tmp_path
     assert served.stats.app_tokens == {"test-token"}
 
 
+class ChangingSource(SodaClient):
+    """A client that changes the server's rows just before it requests page ``at_page``.
+
+    The change happens in the thread that fetches the page, right before the request, so
+    what the pull may and may not see is fixed by the order of requests, not by how fast
+    either side runs: the pull reads ahead, and a hook on the page *processed* would race it.
+    """
+
+    def __init__(self, *args, at_page: int, change, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at_page, self.change = at_page, change
+        self.pages_requested = 0
+
+    def get(self, **query):
+        if query.get("order") == "id":
+            self.pages_requested += 1
+            if self.pages_requested == self.at_page:
+                where = query.get("where") or ""
+                self.change(int(where.rsplit("id > ", 1)[1]))
+        return super().get(**query)
+
+
 def test_paging_stays_exact_while_rows_change_between_pages(served, tmp_path):
+    """The promise: each row is as it was when its page was read.
+
+    Rows past the cursor are read as they are when their page is requested (inserted ones
+    arrive, deleted ones do not, updated ones in their new version); rows behind the cursor
+    were read already, so a deletion there does not take them back and a change there
+    arrives with the next pull. No row is read twice and none that stayed is missed.
+    """
     settings = settings_for(served, tmp_path)
     before = server_state(served)
     ids = sorted(before)
     later = "2026-01-05T15:41:00.000"  # after everything: an incremental pull must see it
     changes = {}
 
-    def mutate(page):
-        if page.number != 5:
-            return
-        cursor = page.after_id
+    def change(cursor: int) -> None:
         above = [i for i in ids if i > cursor]
         below = [i for i in ids if i <= cursor]
         rows = {int(r["id"]): r for r in served.dataset.rows()}
         changes["inserted_above"] = [ids[-1] + 1 + k for k in range(5)]
         changes["inserted_below"] = [i + 1 for i in below[10:15] if i + 1 not in before]
-        changes["deleted"] = above[150:155]  # past the page fetched ahead
+        changes["deleted_above"] = above[150:155]
+        changes["deleted_below"] = below[30:35]
         changes["updated_above"] = above[100:105]
         changes["updated_below"] = below[20:25]
         fresh = [dict(rows[below[0]], id=str(i), updated_on=later)
@@ -141,18 +168,21 @@ def test_paging_stays_exact_while_rows_change_between_pages(served, tmp_path):
         touched = [dict(rows[i], updated_on=later, arrest=not rows[i]["arrest"])
                    for i in changes["updated_above"] + changes["updated_below"]]  # fmt: skip
         served.dataset.upsert(fresh + touched)
-        served.dataset.delete(changes["deleted"])
+        served.dataset.delete(changes["deleted_above"] + changes["deleted_below"])
 
+    source = ChangingSource(settings.soda_domain, settings.soda_app_token, timeout=5.0,
+                            retry=FAST, at_page=6, change=change)  # fmt: skip
     recorder = Recorder()
-    first = pull(settings, years=(2001, 2025), client=client_for(settings), loader=recorder,
-                 on_page=mutate)  # fmt: skip
+    first = pull(settings, years=(2001, 2025), client=source, loader=recorder)
+    assert changes, "the rows never changed: the pull read fewer than six pages"
     rows = batch_rows(settings, first.partition)
     got = [r["id"] for r in rows]
     assert len(got) == len(set(got))  # no row twice
-    untouched = set(before) - set(changes["deleted"])
+    untouched = set(before) - set(changes["deleted_above"]) - set(changes["deleted_below"])
     assert untouched <= set(got)  # none of the rows that stayed is missing
     assert set(changes["inserted_above"]) <= set(got)  # new rows past the cursor arrive
-    assert not set(changes["deleted"]) & set(got)
+    assert not set(changes["deleted_above"]) & set(got)  # deleted before their page was read
+    assert set(changes["deleted_below"]) <= set(got)  # read before they were deleted
     assert not set(changes["inserted_below"]) & set(got)  # behind the cursor: next pull
     version = {r["id"]: r["updated_on"].isoformat() for r in rows}
     assert all(version[i] == later[:19] for i in changes["updated_above"])
@@ -165,7 +195,10 @@ def test_paging_stays_exact_while_rows_change_between_pages(served, tmp_path):
     assert second.unchanged == len(changes["inserted_above"]) + len(changes["updated_above"])
     assert second.watermark_after == later[:19]
     union = latest([rows, batch_rows(settings, second.partition)])
-    assert union == server_state(served)  # latest version per id == what the portal holds
+    expected = server_state(served)
+    # a row deleted behind the cursor stays in the warehouse until a pull that sees deletions;
+    # the portal's API has no tombstones, so no incremental pull can
+    assert {i: v for i, v in union.items() if i not in changes["deleted_below"]} == expected
 
 
 def test_offset_paging_without_order_breaks_under_the_same_changes(served):
@@ -252,9 +285,12 @@ def test_a_pull_killed_by_sigkill_resumes_exactly(tmp_path):
 def test_twenty_percent_faults_still_give_every_row_once(tmp_path):
     synthetic = synthesize(2000, seed=5)
     dataset = Dataset.from_wire_table(synthetic.table)
-    with SodaServer(dataset, fail_rate=0.2, seed=26, retry_after=1, slow_seconds=0.6) as server:
+    # a stall well past the client's timeout, and a timeout well past an honest answer's
+    # time even on a busy machine: only the injected faults may count as retries
+    with SodaServer(dataset, fail_rate=0.2, seed=26, retry_after=1, slow_seconds=4.0) as server:
         settings = settings_for(server, tmp_path, page_size=125)
-        client = client_for(settings, timeout=0.3)
+        client = SodaClient.from_settings(settings, timeout=2.0, retry=FAST,
+                                          sleep=lambda seconds: None)  # fmt: skip
         result = pull(settings, years=(2001, 2025), client=client, loader=Recorder())
         got = [r["id"] for r in batch_rows(settings, result.partition)]
         assert len(got) == len(set(got)) == 2000
