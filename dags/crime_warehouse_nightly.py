@@ -89,8 +89,10 @@ def crime_warehouse_nightly():
     ) -> dict:
         from crimewh import pipeline
 
-        steps = {"chicago": chicago, "nibrs": list(nibrs), "quality": gate,
-                 "models": list(trained), "scores": list(scored)}  # fmt: skip
+        # a slice of a mapped task's results is one request; iterating them would ask for
+        # the index past the end, which the task SDK logs as an "XCom not found" error
+        steps = {"chicago": chicago, "nibrs": nibrs[:], "quality": gate,
+                 "models": trained[:], "scores": scored[:]}  # fmt: skip
         return pipeline.run_summary(task_settings(), steps)
 
     chicago = chicago_pull()

@@ -24,8 +24,8 @@ gets its error and no probability, and the other rows are still scored.
 from __future__ import annotations
 
 import csv
+import logging
 import re
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from crimewh.settings import Settings
     from ml.registry import LoadedModel
 
+log = logging.getLogger(__name__)
 SCHEMA = "ml"
 TOP_CONTRIBUTIONS = 3
 BATCH_ROWS = 200_000
@@ -49,8 +50,9 @@ CONTRIBUTION_METHODS = ("saabas", "shap")  # approx_contribs, or exact TreeSHAP
 CLASS_COLUMNS = ("p_open", "p_arrest", "p_exceptional")
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _progress(message: str) -> None:
+    # a log line, not a print: in an Airflow task stderr is logged at error level
+    log.info(message)
 
 
 def scores_table(model: str) -> str:
@@ -220,7 +222,7 @@ def score(
     *,
     schema: str = "marts",
     contributions: str = "saabas",
-    echo: Callable[[str], None] = _stderr,
+    echo: Callable[[str], None] = _progress,
 ) -> dict:
     """Score the mart rows the champion has not scored yet; returns the counts.
 

@@ -21,8 +21,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from crimewh.settings import Settings
     from ml.registry import LoadedModel, Registry
 
+log = logging.getLogger(__name__)
 BASE_PARAMS = {"tree_method": "hist", "max_bin": 256}
 # a small search, each point early-stopped on the validation window
 GRID = (
@@ -83,8 +84,9 @@ class TrainConfig:
         return model_spec(model, offender_known=self.offender_known)
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _progress(message: str) -> None:
+    # a log line, not a print: in an Airflow task stderr is logged at error level
+    log.info(message)
 
 
 # -- reading the mart ----------------------------------------------------------------------------
@@ -404,7 +406,7 @@ def train(
     model: str,
     config: TrainConfig | None = None,
     *,
-    echo: Callable[[str], None] = _stderr,
+    echo: Callable[[str], None] = _progress,
 ) -> dict:
     """Train ``model`` ("clearance" or "arrest"), register it, promote it if it wins.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -147,14 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "load", "chicago_pull", "train"],
+        choices=["decode", "load", "chicago_pull", "train", "dag_parse"],
         help="run this benchmark only (repeatable; load runs decode first)",
     )
     bench.set_defaults(handler=_bench)
     return parser
 
 
+def _log_progress_to_stderr() -> None:
+    """The project's progress lines (logged, so that Airflow files them as info) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("crimewh", "ml", "decoder"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _log_progress_to_stderr()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # only pass-through commands (`stack psql`, `dbt`) take arguments of their own
