@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup test lint format bench demo up down clean
+.PHONY: help setup test test-fast lint format bench demo docs up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,8 +22,11 @@ $(UV):
 setup: $(UV)  ## create .venv from uv.lock (a no-op when it is in sync)
 	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras
 
-test: setup  ## run the test suite
+test: setup  ## run the test suite (the ten slowest tests are listed at the end)
 	$(RUN) pytest
+
+test-fast: setup  ## unit tests only: no PostgreSQL, moto or Airflow (under 2 minutes)
+	$(RUN) pytest -m "not integration"
 
 lint: setup  ## ruff check and format check; sqlfluff on the dbt SQL
 	$(RUN) ruff check .
@@ -40,6 +43,10 @@ bench: $(UV)  ## benchmarks at scale; one JSON object per line
 
 demo: setup  ## the whole pipeline once on synthetic data: stack, SODA server, nightly DAG
 	$(RUN) crimewh demo
+
+docs: setup  ## the dbt docs site: generate, then serve on http://127.0.0.1:8580
+	$(RUN) crimewh dbt docs generate
+	$(RUN) crimewh dbt docs serve
 
 up: setup  ## the embedded stack and Airflow (UI on localhost:8080); prints the login
 	$(RUN) crimewh airflow up

@@ -19,7 +19,8 @@ BENCH_YEAR = 2022
 ROUNDS = 3
 
 
-BENCHMARKS = ("decode", "load", "chicago_pull", "train")
+BENCHMARKS = ("decode", "load", "chicago_pull", "train", "dag_parse")
+DAG_PARSE_BUDGET_S = 2.0  # per DAG file, within Airflow's 30 s import timeout by far
 
 
 def run_benchmarks(
@@ -37,6 +38,8 @@ def run_benchmarks(
         yield bench_pull(folder / "chicago")
     if "train" in only:
         yield bench_train(folder / "train")
+    if "dag_parse" in only:
+        yield bench_dag_parse(folder / "dag_parse")
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
@@ -200,3 +203,52 @@ def _plain_adbc_ingest(settings, decoded: Path, segments: list[str]) -> float:
             cur.execute(f"drop table raw.bench_{segment}")
         conn.commit()
     return seconds
+
+
+_PARSE_SCRIPT = """
+import json, sys
+import airflow.sdk, cosmos, crimewh.dag_support  # what a DAG processor holds after one parse
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({s.file: s.duration.total_seconds() for s in bag.dagbag_stats}))
+"""
+
+
+def bench_dag_parse(folder: Path) -> dict:
+    """Seconds the DAG processor spends on each DAG file (cosmos renders the dbt graph at
+    parse time), the median of ROUNDS fresh interpreters, against a per-file budget."""
+    from crimewh import airflow_runtime
+    from crimewh.dag_support import DBT_MANIFEST
+    from crimewh.dbt import run_dbt
+    from crimewh.settings import Settings
+
+    # parsing connects to nothing: the DAG files read no setting at parse time
+    settings = Settings.load(
+        {
+            "CRIMEWH_DATA_DIR": str(folder),
+            "CRIMEWH_WAREHOUSE_URL": "postgresql://parse@127.0.0.1:9/none",
+        }
+    )
+    if not DBT_MANIFEST.exists():
+        run_dbt(["parse", "--quiet"], settings)
+    environment = airflow_runtime.environment(
+        settings, extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{folder}/unused.db"}
+    )
+    runs: dict[str, list[float]] = {}
+    for _ in range(ROUNDS):
+        done = subprocess.run(
+            [sys.executable, "-c", _PARSE_SCRIPT, str(airflow_runtime.REPO / "dags")],
+            env=environment, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        for file, seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            runs.setdefault(Path(file).name, []).append(seconds)
+    medians = {name: round(statistics.median(values), 3) for name, values in runs.items()}
+    return {
+        "bench": "dag_parse",
+        "seconds_per_file": medians,
+        "slowest_s": max(medians.values()),
+        "budget_s": DAG_PARSE_BUDGET_S,
+        "ratio_to_budget": round(max(medians.values()) / DAG_PARSE_BUDGET_S, 2),
+        "rounds": ROUNDS,
+    }

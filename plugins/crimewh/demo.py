@@ -82,6 +82,7 @@ def _steps(echo, started):
 
 def _report(settings: Settings, summary: dict, log_path, started: float, echo) -> None:
     from crimewh.settings import redact
+    from crimewh.warehouse.stack import StackState
 
     echo(f"\nDone in {time.perf_counter() - started:.0f}s. Rows per mart:")
     for table, rows in summary["marts"].items():
@@ -89,22 +90,38 @@ def _report(settings: Settings, summary: dict, log_path, started: float, echo) -
     echo("\nModels (test window, later than the training data):")
     for model in summary["steps"].get("models", []):
         echo(f"  {json.dumps(model)}")
-    for trained in _trained(settings):
-        echo(f"  {trained}")
+    runs = sorted((settings.data_dir / "runs").glob("run-*.json"))
+    opened = [
+        ("the run summary", runs[-1] if runs else settings.data_dir / "runs"),
+        ("the quality data docs", settings.data_dir / "quality" / "data_docs" / "index.html"),
+        *((f"the {model} model card", card) for model, card in _model_cards(settings)),
+        ("the dbt docs", "make docs   (or .venv/bin/crimewh dbt docs serve)"),
+        ("the nightly run's log", log_path),
+    ]
+    echo("\nWhat to open:")
+    for what, where in opened:
+        echo(f"  {what + ':':<28} {where}")
+    state = StackState.load(settings.data_dir)
+    port = f" on 127.0.0.1:{state.postgres_port}" if state else ""
     echo(
         "\nQuery the marts as the analyst (read-only; marts and ml schemas only):\n"
         "  .venv/bin/crimewh stack psql --role analyst -c "
         "'select * from marts.agency_year_stats limit 5'\n"
         f"  warehouse: {redact(settings.warehouse_url)}\n"
         "Open the Airflow UI: make up   (prints the URL and the admin password)\n"
-        f"The nightly run's log: {log_path}"
+        f"\nPostgreSQL is still running{port}, with everything above in it; `make down` "
+        "stops it (the data stays in the data folder)."
     )
 
 
-def _trained(settings: Settings) -> list[str]:
-    """The champions' headline metrics, from the model registry."""
-    try:
-        from ml.registry import champion_summaries
-    except ImportError:
-        return []
-    return [json.dumps(line) for line in champion_summaries(settings)]
+def _model_cards(settings: Settings) -> list[tuple[str, str]]:
+    """Each champion's model card, where the registry keeps it."""
+    from ml.registry import Registry
+
+    registry = Registry(settings)
+    cards = []
+    for model in ("clearance", "arrest"):
+        champion = registry.champion(model)
+        if champion:
+            cards.append((model, f"{registry.uri(model, champion['version'])}/card.md"))
+    return cards
