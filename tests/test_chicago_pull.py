@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from sodapy import Socrata
 
 from crimewh.chicago.client import RetryPolicy, SodaClient
-from crimewh.chicago.pull import PullError, StateStore, _latest_per_id, pull
+from crimewh.chicago.pull import PullError, StateStore, _latest_per_id, abandon, pull
 from crimewh.chicago.server import Dataset, SodaServer
 from crimewh.chicago.synth import synthesize
 from crimewh.lake import Lake
@@ -344,8 +344,6 @@ def test_incremental_pulls_use_the_overlap_and_add_nothing_when_nothing_changed(
 
 
 def _minus_a_day(stamp: str) -> str:
-    from datetime import timedelta
-
     return (datetime.fromisoformat(stamp) - timedelta(days=1)).isoformat()
 
 
@@ -427,6 +425,92 @@ def test_a_gate_before_the_lake_holds_the_batch_back(served, tmp_path):
                   before_lake=gate)  # fmt: skip
     assert seen == [(1500, result.partition)] * 2
     assert result.rows == 1500
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [
+        ({"page_size": -5}, r"--page-size -5: .* from 1 to 50000"),
+        ({"page_size": 0}, r"--page-size 0: .* from 1 to 50000"),
+        ({"page_size": 50_001}, r"--page-size 50001: .* from 1 to 50000"),
+        ({"years": (1999, 2005)}, r"--years 1999-2005: .* from 2001"),
+        ({"years": (2010, 2005)}, r"--years 2010-2005: the first year comes first"),
+        ({"since": datetime(1900, 1, 1)}, r"--since 1900-01-01T00:00:00: .* 2001"),
+        ({"since": datetime(2999, 1, 1)}, r"--since 2999-01-01T00:00:00: .* future"),
+        ({"overlap": -timedelta(hours=1)}, r"--overlap-hours -1: .* from 0 to"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_saved(served, tmp_path, arguments, why):
+    settings = settings_for(served, tmp_path)
+    with pytest.raises(PullError, match=why):
+        pull(settings, client=client_for(settings), loader=Recorder(), **arguments)
+    assert not StateStore(tmp_path).path.exists()
+    assert not served.stats.queries
+
+
+def test_a_page_size_setting_soda_refuses_is_named(served, tmp_path):
+    settings = settings_for(served, tmp_path, page_size=60_000)
+    with pytest.raises(PullError, match=r"CRIMEWH_SODA_PAGE_SIZE=60000: .* from 1 to 50000"):
+        pull(settings, years=(2001, 2025), client=client_for(settings), loader=Recorder())
+    assert not StateStore(tmp_path).path.exists()
+
+
+def test_a_batch_the_api_keeps_refusing_can_be_abandoned(served, tmp_path):
+    settings = settings_for(served, tmp_path)
+    recorder = Recorder()
+    pull(settings, since=datetime(2025, 11, 1), client=client_for(settings), loader=recorder)
+    watermark = StateStore(tmp_path).load().watermark
+
+    def crash(page):
+        if page.number == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pull(settings, years=(2001, 2025), client=client_for(settings), loader=recorder,
+             on_page=crash)  # fmt: skip
+    store = StateStore(tmp_path)
+    state = store.load()
+    stuck = state.in_progress["partition"]
+    state.in_progress["where"] = "beat = 'x'"  # a query the API refuses (400), as if saved so
+    store.save(state)
+    for _ in range(2):  # refused on every resume, and each time told the way out
+        with pytest.raises(PullError) as refused:
+            pull(settings, years=(2001, 2025), client=client_for(settings), loader=recorder)
+        message = str(refused.value)
+        assert "400" in message
+        assert f"Every pull resumes the unfinished batch {stuck}" in message
+        assert "crimewh chicago abandon" in message
+        assert "\n" not in message
+    assert store.load().in_progress["partition"] == stuck  # never dropped behind one's back
+
+    dropped = abandon(settings)
+    assert dropped.partition == stuck
+    assert (dropped.pages, dropped.fetched, dropped.stage) == (2, 200, "fetching")
+    assert dropped.watermark == watermark
+    after = store.load()
+    assert after.in_progress is None
+    assert after.watermark == watermark
+    assert not store.staging(stuck).exists()
+    assert abandon(settings) is None  # nothing left to drop
+
+    result = pull(settings, years=(2001, 2025), client=client_for(settings), loader=recorder)
+    assert not result.resumed  # a new batch, every row of it fetched afresh
+    assert result.rows == result.fetched == 1500
+
+
+def test_a_batch_already_in_the_lake_is_abandoned_only_when_forced(served, tmp_path):
+    settings = settings_for(served, tmp_path)
+    with pytest.raises(RuntimeError, match="went away"):
+        pull(settings, years=(2001, 2025), client=client_for(settings),
+             loader=Recorder(fail_times=1))  # fmt: skip
+    partition = StateStore(tmp_path).load().in_progress["partition"]
+    with pytest.raises(PullError, match=r"already in the lake.*--force"):
+        abandon(settings)
+    assert StateStore(tmp_path).load().in_progress["partition"] == partition
+    dropped = abandon(settings, force=True)
+    assert (dropped.partition, dropped.stage) == (partition, "in_lake")
+    assert StateStore(tmp_path).load().in_progress is None
+    assert Lake.from_settings(settings).partitions("chicago", "crimes") == [partition]
 
 
 def test_benchmark_reports_rows_per_second(tmp_path):

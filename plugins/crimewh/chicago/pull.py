@@ -24,6 +24,12 @@ you want kept current before the first incremental pull.
 State lives in ``<data_dir>/state/chicago.json`` (written atomically; see ``PullState``), with
 the staged pages of the batch in progress under ``<data_dir>/state/chicago/<batch>/``. A lock
 file beside it keeps two pulls from running at once.
+
+Because every pull resumes the unfinished batch first, a batch the API refuses would block
+every later pull. So the arguments are checked before a batch is saved (``check_*``), and
+``abandon`` (``crimewh chicago abandon``) drops an unfinished batch and its staged pages,
+keeping the watermark, for a batch that is refused all the same (say, saved by an older
+version, or refused after a change on the portal).
 """
 
 from __future__ import annotations
@@ -47,14 +53,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crimewh.chicago import FIRST_YEAR
 from crimewh.chicago.arrow import from_numpy, to_numpy
-from crimewh.chicago.parse import RAW_SCHEMA, ParseReport, parse_rows
+from crimewh.chicago.parse import CHICAGO, RAW_SCHEMA, ParseReport, parse_rows
 
 log = logging.getLogger(__name__)
 SOURCE, TABLE = "chicago", "crimes"
 DEFAULT_OVERLAP = timedelta(days=1)
 STATE_VERSION = 1
 FLOATING = "%Y-%m-%dT%H:%M:%S"
+# SODA 2.0 endpoints refuse a $limit over 50 000 (400 "length must be <= 50000"); 2.1 has no
+# maximum, but bigger pages time out more (shared/reference/chicago-crimes-soda.md §2.4, §5)
+MAX_PAGE_SIZE = 50_000
+MAX_OVERLAP = timedelta(days=366)  # more than a year is a typo, not an overlap
+ABANDON_COMMAND = "crimewh chicago abandon"
 
 
 def producer() -> str:
@@ -205,8 +217,19 @@ def pull(
     from crimewh.chicago.client import SodaClient
     from crimewh.lake import Lake
 
+    # every argument is checked before the batch is saved: a saved batch is resumed by every
+    # later pull, so one the API refuses would block them all
     if since is not None and years is not None:
         raise PullError("give --since or --years, not both")
+    if since is not None:
+        since = check_since(since, now=now)
+    if years is not None:
+        years = check_years(*years, now=now)
+    overlap = check_overlap(overlap)
+    if page_size is None:
+        page_size = check_page_size(settings.soda_page_size, "CRIMEWH_SODA_PAGE_SIZE=")
+    else:
+        page_size = check_page_size(page_size)
     request = _request(since, years)
     store = StateStore(settings.data_dir)
     lake = Lake.from_settings(settings)
@@ -219,28 +242,134 @@ def pull(
             state = store.load()
             if state.in_progress:
                 job = state.in_progress
+                _check_resumable(job)
                 log.warning(
                     "resuming batch %s (%s, %s) from page %d",
                     job["partition"], job["kind"], job["where"], len(job["pages"]) + 1,
                 )  # fmt: skip
-                result = run.finish(state, resumed=True)
+                result = _finish_or_explain(run, state, resumed=True)
                 if job["request"] == request:
                     return result
-            state.in_progress = _new_job(
-                state, request, overlap, page_size or settings.soda_page_size, lake, now
-            )
+            state.in_progress = _new_job(state, request, overlap, page_size, lake, now)
             store.save(state)
-            return run.finish(state, resumed=False)
+            return _finish_or_explain(run, state, resumed=False)
     finally:
         if own_client:
             client.close()
 
 
+# -- checks: each names the argument as the command line spells it -------------------------------
+def check_page_size(value: object, name: str = "--page-size ") -> int:
+    """Rows per request: a whole number SODA accepts. ``name`` prefixes the value in errors."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PullError(f"{name}{value!r}: rows per request must be a whole number")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise PullError(
+            f"{name}{value}: rows per request must be a whole number from 1 to {MAX_PAGE_SIZE} "
+            "(SODA refuses others)"
+        )
+    return value
+
+
+def check_years(
+    first: int, last: int, *, now: datetime | None = None, name: str = "--years "
+) -> tuple[int, int]:
+    """A backfill's years: the dataset's (2001 to this year in Chicago), first <= last."""
+    this_year = _chicago_now(now).year
+    if first > last:
+        raise PullError(f"{name}{first}-{last}: the first year comes first")
+    if first < FIRST_YEAR or last > this_year:
+        raise PullError(
+            f"{name}{first}-{last}: the dataset's years go from {FIRST_YEAR} to {this_year}"
+        )
+    return int(first), int(last)
+
+
+def check_since(
+    since: datetime, *, now: datetime | None = None, name: str = "--since "
+) -> datetime:
+    """``--since`` as Chicago wall time (SODA's floating time), from 2001 up to now."""
+    if since.tzinfo is not None:
+        since = since.astimezone(CHICAGO).replace(tzinfo=None)
+    text = since.isoformat(timespec="seconds")  # strftime would not pad a year before 1000
+    if since.year < FIRST_YEAR:
+        raise PullError(
+            f"{name}{text}: the dataset starts in {FIRST_YEAR}; for all of it, backfill "
+            f"with --years {FIRST_YEAR}-{_chicago_now(now).year}"
+        )
+    if since > _chicago_now(now).replace(tzinfo=None):
+        raise PullError(
+            f"{name}{text}: that is in the future (Chicago time), so nothing was updated since"
+        )
+    return since
+
+
+def check_overlap(overlap: timedelta, name: str = "--overlap-hours ") -> timedelta:
+    """How far before the watermark an incremental pull reads again: 0 to a year."""
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise PullError(
+            f"{name}{overlap / timedelta(hours=1):g}: give a number of hours from 0 to "
+            f"{MAX_OVERLAP / timedelta(hours=1):g}"
+        )
+    return overlap
+
+
+def _chicago_now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(CHICAGO)
+
+
+def _check_resumable(job: dict) -> None:
+    """A batch saved with a page size SODA refuses (by a version that did not check it)
+    would be refused on every resume: say so before asking, and how to get out."""
+    try:
+        check_page_size(job.get("page_size"), "page size ")
+    except PullError as error:
+        raise PullError(
+            f"the unfinished batch {job['partition']} was saved with {error}, so every pull "
+            f"that resumes it is refused. Drop it with `{ABANDON_COMMAND}` (the watermark and "
+            "the loaded batches stay), then pull again"
+        ) from None
+
+
+def _finish_or_explain(run: _Run, state: PullState, *, resumed: bool) -> PullResult:
+    """``run.finish``; a refusal (HTTP 4xx) of the batch's query says how to drop the batch,
+    since the next pull resumes the same query and would be refused again."""
+    from crimewh.chicago.client import SodaError
+
+    job = state.in_progress
+    try:
+        return run.finish(state, resumed=resumed)
+    except SodaError as error:
+        status = _refusal_status(error)
+        if status is None:
+            raise  # a fault that retries could not get past: the next pull tries again
+        hint = {
+            401: "check CRIMEWH_SODA_APP_TOKEN; ",
+            403: "check CRIMEWH_SODA_APP_TOKEN; ",
+            404: "check CRIMEWH_SODA_DOMAIN; ",
+        }.get(status, "")
+        batch = (
+            f"batch {job['partition']} ({job['kind']}, {job['where']}, page size "
+            f"{job['page_size']})"
+        )
+        where = "the unfinished " + batch if resumed else batch + ", now unfinished,"
+        raise PullError(
+            f"{error}. Every pull resumes {where} first, so it will be refused the same way: "
+            f"{hint}if the batch itself is at fault, drop it with `{ABANDON_COMMAND}` (the "
+            "watermark and the loaded batches stay), then pull again"
+        ) from error
+
+
+def _refusal_status(error: Exception) -> int | None:
+    """The HTTP status if the API refused the request (4xx, not retried), else None."""
+    response = getattr(error.__cause__, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) and 400 <= status < 500 else None
+
+
 def _request(since: datetime | None, years: tuple[int, int] | None) -> dict:
     if years is not None:
         first, last = years
-        if first > last:
-            raise PullError(f"--years {first}-{last}: the first year comes first")
         return {"kind": "backfill", "years": [int(first), int(last)]}
     return {"kind": "incremental", "since": since.strftime(FLOATING) if since else None}
 
@@ -364,7 +493,7 @@ class _Run:
         if missing:
             raise PullError(
                 f"batch {job['partition']}: staged pages {missing[:3]} are gone from {staging}; "
-                f"set in_progress to null in {self.store.path} to pull the batch afresh"
+                f"drop the batch with `{ABANDON_COMMAND}`, then pull again"
             )
         keys = [_keys(path) for path in files]
         ids = np.concatenate([k[0] for k in keys]) if keys else np.zeros(0, np.int64)
@@ -451,6 +580,62 @@ class _Run:
                 if b["max_updated_on"] and datetime.strptime(b["max_updated_on"], FLOATING) > window
             ]  # fmt: skip
         state.in_progress = None
+
+
+# -- abandoning a batch --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Abandoned:
+    """What ``abandon`` dropped: the batch, how far it got, and the watermark it kept."""
+
+    partition: str
+    kind: str
+    where: str
+    page_size: object  # as saved, which may be what made the API refuse it
+    stage: str
+    pages: int
+    fetched: int
+    started_at: str | None
+    watermark: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def abandon(settings, *, force: bool = False) -> Abandoned | None:
+    """Drop the unfinished batch and its staged pages; None if there is none.
+
+    The watermark and the recent batches stay, so the next incremental pull asks for what
+    it would have asked for before this batch. A batch already in the lake (``in_lake``, or
+    ``loaded`` but not yet recorded) only needs loading, which the next pull does; dropping
+    it would leave its partition in the lake unloaded, so that takes ``force``.
+    """
+    store = StateStore(settings.data_dir)
+    with store.locked():
+        state = store.load()
+        job = state.in_progress
+        if not job:
+            return None
+        if job.get("stage") in ("in_lake", "loaded") and not force:
+            raise PullError(
+                f"batch {job['partition']} is already in the lake and only needs loading: run "
+                "`crimewh chicago pull` once the warehouse is reachable. To drop it anyway "
+                "(its lake partition stays, unloaded), add --force"
+            )
+        dropped = Abandoned(
+            partition=job["partition"], kind=job.get("kind", "?"), where=job.get("where", "?"),
+            page_size=job.get("page_size"), stage=job.get("stage", "?"),
+            pages=len(job.get("pages") or []), fetched=int(job.get("fetched") or 0),
+            started_at=job.get("started_at"), watermark=state.watermark,
+        )  # fmt: skip
+        state.in_progress = None
+        store.save(state)  # first: a crash before the pages go leaves only unused files
+        shutil.rmtree(store.staging(job["partition"]), ignore_errors=True)
+    log.warning(
+        "abandoned batch %s (%s, %s): %d pages, %d rows fetched; watermark kept at %s",
+        dropped.partition, dropped.kind, dropped.where, dropped.pages, dropped.fetched,
+        dropped.watermark,
+    )  # fmt: skip
+    return dropped
 
 
 @dataclass(frozen=True)
