@@ -88,7 +88,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _score_file(args: argparse.Namespace) -> int:
-    from ml.score import score_csv
+    from ml.csv_scoring import score_csv
 
     if args.model != "arrest":
         print(

@@ -511,27 +511,45 @@ def arrest_generated_types() -> frozenset[str]:
         )
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong with a row of Chicago crimes.
+
+    ``field`` names the value it is about: an API field name (``latitude``) for a column the
+    dataset defines, else the file's own header; None when it is about the row as a whole
+    (say, its number of fields). ``message`` names the field too, for a person to read.
+    """
+
+    field: str | None
+    message: str
+
+
 @dataclass
 class SourceRows:
-    """Chicago rows brought into the mart's shape; ``errors`` by row index (0-based)."""
+    """Chicago rows brought into the mart's shape, with each bad row's errors by row index
+    (0-based): ``field_errors`` one per problem, ``errors`` their messages joined by "; "."""
 
     table: pa.Table
     errors: dict[int, str] = field(default_factory=dict)
+    field_errors: dict[int, list[FieldError]] = field(default_factory=dict)
 
 
 def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpec) -> SourceRows:
     """The arrest model's feature columns from rows in the dataset's own schema.
 
     ``columns`` maps API field names to the rows' text values (the portal CSV export's
-    strings or the API's). Each value is checked the way the staging model types it; a row
-    with a value it cannot read, or of a type the model does not cover, gets an error and
-    null features, and the other rows go on.
+    strings or the API's). Each value is checked the way the staging model types it, and
+    the coordinates against the box the quality gate holds the City's batches to; a row with
+    a value it cannot read, a location outside Chicago, or a type the model does not cover
+    gets an error naming the field and null features, and the other rows go on.
     """
     import numpy as np
     import pyarrow as pa
 
+    from crimewh.quality.codes import CHICAGO_LATITUDE, CHICAGO_LONGITUDE
+
     n = len(next(iter(columns.values()))) if columns else 0
-    errors: dict[int, list[str]] = {}
+    errors: dict[int, list[FieldError]] = {}
 
     def blank(value):
         return value is None or not str(value).strip()
@@ -539,8 +557,8 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
     def column(name):
         return columns.get(name) or [None] * n
 
-    def fail(i, message):
-        errors.setdefault(i, []).append(message)
+    def fail(i, name, message):
+        errors.setdefault(i, []).append(FieldError(name, message))
 
     def text(name, *, upper=False):
         out = []
@@ -557,7 +575,7 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
             elif _WHOLE.match(str(value).strip()) and low <= int(float(value)) <= high:
                 out.append(int(float(value)))
             else:
-                fail(i, f"{name} {value!r} is not a whole number from {low} to {high}")
+                fail(i, name, f"{name} {value!r} is not a whole number from {low} to {high}")
                 out.append(None)
         return out
 
@@ -569,7 +587,7 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
             elif _DECIMAL.match(str(value).strip()):
                 out.append(float(value))
             else:
-                fail(i, f"{name} {value!r} is not a number")
+                fail(i, name, f"{name} {value!r} is not a number")
                 out.append(None)
         return out
 
@@ -581,7 +599,7 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
             elif _WHOLE.match(str(value).strip()):
                 out.append(str(int(float(value))).zfill(width))
             else:
-                fail(i, f"{name} {value!r} is not a {name} number (e.g. {'7'.zfill(width)})")
+                fail(i, name, f"{name} {value!r} is not a {name} number (e.g. {'7'.zfill(width)})")
                 out.append(None)
         return out
 
@@ -596,7 +614,7 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
             elif not word:
                 out.append(None)
             else:
-                fail(i, f"{name} {value!r} is not true or false")
+                fail(i, name, f"{name} {value!r} is not true or false")
                 out.append(None)
         return out
 
@@ -605,10 +623,11 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
     excluded = arrest_generated_types() if spec.options.get("exclude_on_view") else frozenset()
     for i, value in enumerate(primary_type):
         if value is None:
-            fail(i, "primary_type is empty")
+            fail(i, "primary_type", "primary_type is empty")
         elif value in excluded:
             fail(
                 i,
+                "primary_type",
                 f"not scored: {value} reports exist because of an arrest, and this model "
                 "covers the other types (reference: chicago-crimes-soda.md §4.3)",
             )
@@ -619,6 +638,21 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
     ]
     latitude, longitude = decimal("latitude"), decimal("longitude")
     x = decimal("x_coordinate") if "x_coordinate" in columns else None
+    decimal("y_coordinate")  # not a feature, but a value that is not a number is an error
+    for i, (lat, lon) in enumerate(zip(latitude, longitude, strict=True)):
+        if x is not None and x[i] == 0:
+            continue  # the geocoder's X = Y = 0 placeholder: no location (stg_chicago__crimes)
+        if (lat is None) != (lon is None):
+            given, empty = ("latitude", "longitude") if lon is None else ("longitude", "latitude")
+            if not errors.get(i) or all(e.field != empty for e in errors[i]):
+                fail(i, empty, f"{empty} is empty but {given} is given")
+        for name, value, (low, high) in (
+            ("latitude", lat, CHICAGO_LATITUDE),
+            ("longitude", lon, CHICAGO_LONGITUDE),
+        ):
+            if value is not None and not low <= value <= high:
+                as_given = column(name)[i]
+                fail(i, name, f"{name} {as_given!r} is outside Chicago ({low} to {high})")
     has_coordinates = [
         lat is not None and 41 <= lat <= 43 and (x is None or (x[i] or 0) != 0)
         for i, lat in enumerate(latitude)
@@ -659,7 +693,8 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
             )
         array = pa.array(values[name])
         arrays[name] = pa.compute.if_else(pa.array(bad), pa.nulls(n, array.type), array)
-    return SourceRows(pa.table(arrays), {i: "; ".join(m) for i, m in errors.items()})
+    joined = {i: "; ".join(e.message for e in found) for i, found in errors.items()}
+    return SourceRows(pa.table(arrays), joined, errors)
 
 
 def _moments(values, fail) -> list:
@@ -680,10 +715,12 @@ def _moments(values, fail) -> list:
         except ValueError:
             moment = None
         if moment is None:
+            problem = f"{value!r} is not a date and time" if text else "is empty"
             fail(
                 i,
-                f"date {value!r} is not a date and time: write 11/16/2025 11:00:00 PM "
-                "(the portal's CSV) or 2025-11-16T23:00:00 (the API)",
+                "date",
+                f"date {problem}: write 11/16/2025 11:00:00 PM (the portal's CSV) or "
+                "2025-11-16T23:00:00 (the API)",
             )
         out.append(moment)
     return out

@@ -15,25 +15,20 @@ approximation takes seconds. The two agree on the top feature for 96% of NIBRS r
 ``contributions="shap"`` asks for the exact values where they matter; the
 ``contribution_method`` column says which a row has.
 
-``score_csv`` scores a file in the Chicago dataset's schema (the portal's CSV export with
-display names such as "Primary Type", or API field names) and writes it back with
-``arrest_probability``, ``model_version`` and ``error`` columns; a row that cannot be read
-gets its error and no probability, and the other rows are still scored.
+A user's CSV of Chicago crimes (``crimewh score arrest --file``) is scored by
+``ml.csv_scoring``.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml.db import MLError, connect, identifier, nthread, query
-from ml.features import REQUIRED_SOURCE_FIELDS, api_field, chicago_source_features
 
 if TYPE_CHECKING:
     import numpy as np
@@ -320,79 +315,3 @@ def _replace_partition(
             )
         writer.commit()
     return written
-
-
-# -- a user's CSV --------------------------------------------------------------------------------
-def default_output(path: Path) -> Path:
-    """``crimes.csv`` -> ``crimes.scored.csv`` beside it."""
-    path = Path(path)
-    stem = path.name[: -len(".csv")] if path.name.lower().endswith(".csv") else path.name
-    return path.with_name(f"{stem}.scored.csv")
-
-
-def score_csv(settings: Settings, path: Path, out: Path | None = None) -> dict:
-    """Score a CSV of Chicago crimes with the arrest champion; write it back with the scores.
-
-    The output holds every input column unchanged, then ``arrest_probability`` (empty for a
-    bad row), ``model_version`` and ``error`` (empty for a good row). Row numbers count data
-    rows from 1; the header is line 1 of the file, so row N is line N + 1 unless a quoted
-    field spans lines.
-    """
-    import numpy as np
-
-    from ml.registry import Registry
-
-    path = Path(path)
-    out = Path(out) if out else default_output(path)
-    if not path.is_file():
-        raise MLError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        records = list(csv.reader(handle))
-    if not records:
-        raise MLError(f"{path} is empty: expected a header line and rows of Chicago crimes")
-    header, rows = records[0], records[1:]
-    fields: dict[str, int] = {}
-    for index, name in enumerate(header):
-        known = api_field(name)
-        if known and known not in fields:
-            fields[known] = index
-    missing = [f for f in REQUIRED_SOURCE_FIELDS if f not in fields]
-    if missing:
-        raise MLError(
-            f"{path}, line 1: no column for {', '.join(missing)}; the header has "
-            f"{', '.join(repr(h) for h in header)}. Use the portal's export header (Date, "
-            "Primary Type, Location Description, ...) or the API's field names (date, "
-            "primary_type, location_description, ...)"
-        )
-    loaded = Registry(settings).load_champion("arrest")
-    columns = {
-        name: [row[i] if i < len(row) else None for row in rows] for name, i in fields.items()
-    }
-    source = chicago_source_features(columns, loaded.features.spec)
-    errors = dict(source.errors)
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            message = f"has {len(row)} fields but the header has {len(header)}"
-            errors[i] = f"{message}; {errors[i]}" if i in errors else message
-    good = np.array([i for i in range(len(rows)) if i not in errors], dtype=np.int64)
-    probability = np.full(len(rows), np.nan)
-    if good.size:
-        probability[good] = loaded.predict(source.table.take(good))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*header, "arrest_probability", "model_version", "error"])
-        for i, row in enumerate(rows):
-            value = "" if np.isnan(probability[i]) else f"{probability[i]:.6f}"
-            writer.writerow([*row, value, loaded.version, errors.get(i, "")])
-    partial.replace(out)
-    return {
-        "file": str(path),
-        "out": str(out),
-        "model_version": loaded.version,
-        "rows": len(rows),
-        "scored": int(good.size),
-        "errors": [{"row": i + 1, "line": i + 2, "error": errors[i]} for i in sorted(errors)],
-        "ignored_columns": [h for h in header if api_field(h) is None],
-    }

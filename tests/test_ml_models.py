@@ -23,10 +23,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from crimewh.chicago.synth import synthesize
+from ml.csv_scoring import score_csv
 from ml.db import connect, query
 from ml.features import SEEDS, arrest_spec, chicago_source_features
 from ml.registry import Registry
-from ml.score import score, score_csv
+from ml.score import score
 from ml.train import TrainConfig, due_reason, is_due, train
 
 SCHEMA = "ml_test_marts"
@@ -576,6 +577,8 @@ def test_csv_scorer_scores_good_rows_and_reports_bad_rows(ml_env, arrest, tmp_pa
     assert written[0] == [*display, "arrest_probability", "model_version", "error"]
     body = written[1:]
     assert len(body) == 60
+    assert all(len(row) == 15 + 3 for row in body)  # the short row too: its cells stay put
+    assert body[19][:15] == [*rows[19], *[""] * 10]
     bad = {i for i, row in enumerate(body) if row[-1]}
     assert bad == {4, 9, 14, 19}
     assert "date 'not a date'" in body[4][-1]
