@@ -24,7 +24,7 @@
 #error "the slicer packs field bytes into little-endian words"
 #endif
 
-#define SLICER_ABI 8
+#define SLICER_ABI 9
 
 int32_t slicer_abi(void) { return SLICER_ABI; }
 
@@ -88,22 +88,24 @@ int64_t slicer_split_lines(const uint8_t *buf, int64_t size, int64_t *starts, in
 
 /* --- what each line is ------------------------------------------------------------------ */
 
-enum { UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER };
+enum { UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER, UTF8_SHIFTED };
 
 /*
  * Each line's record type (type_ids: code_lookup of its first two bytes; -1 when unknown or
  * shorter than two bytes) and why it cannot be decoded (reasons: -1 when it can; blank lines
  * can too, and are skipped later): an unknown type, shorter than min_length, longer than its
- * layout's width plus max_overflow, or, unless a batch header came before the block
- * (carried), before any batch header. Batch headers that can be decoded are listed in
- * header_rows; ori_index is how many of them come at or before each line, so 0 names the
- * header carried in. Returns the number of headers.
+ * layout's width plus max_overflow, marked in utf8_shifted (UTF-8 characters that shift its
+ * fields, found by decoder/decode.py for both engines; NULL when no line is), or, unless a
+ * batch header came before the block (carried), before any batch header. Batch headers that
+ * can be decoded, or are only marked in utf8_shifted, are listed in header_rows; ori_index
+ * is how many of them come at or before each line, so 0 names the header carried in.
+ * Returns the number of headers.
  */
 int64_t slicer_classify(const uint8_t *block, const int64_t *starts, const int64_t *lengths,
                         int64_t n, const int16_t *code_lookup, const int64_t *widths,
                         const uint8_t *is_header_type, int64_t min_length, int64_t max_overflow,
-                        int32_t carried, int16_t *type_ids, int8_t *reasons, int32_t *ori_index,
-                        int64_t *header_rows) {
+                        int32_t carried, const uint8_t *utf8_shifted, int16_t *type_ids,
+                        int8_t *reasons, int32_t *ori_index, int64_t *header_rows) {
     int64_t headers = 0;
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *line = block + starts[i];
@@ -116,6 +118,10 @@ int64_t slicer_classify(const uint8_t *block, const int64_t *starts, const int64
             reason = SHORTER_THAN_KEY;
         } else if (length > widths[type] + max_overflow) {
             reason = LONGER_THAN_LAYOUT;
+        } else if (utf8_shifted && utf8_shifted[i]) {
+            reason = UTF8_SHIFTED;
+            /* a header's ORI comes before its text fields: it still opens its agency */
+            if (is_header_type[type]) header_rows[headers++] = i;
         } else if (is_header_type[type]) {
             header_rows[headers++] = i;
         } else if (!carried && !headers) {

@@ -30,7 +30,10 @@ def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
     parser.add_argument("zip", type=Path, help="the master-file zip, e.g. nibrs-2022.zip")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
-        "--year", type=int, help="data year, when neither the zip nor its member names it"
+        "--year",
+        type=int,
+        help="data year (1991 on), when neither the zip nor its member names it; refused "
+        "when the batch headers declare another",
     )
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 if any record was quarantined"

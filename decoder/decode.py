@@ -18,6 +18,7 @@ import mmap
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -40,8 +41,10 @@ from decoder.slicing import (
     parse_counts,
     record_codes,
     string_array,
+    utf8_characters,
 )
 from decoder.source import (
+    FIRST_NIBRS_YEAR,
     SLOT_BYTES,
     SLOT_HEAD,
     SLOT_TAIL,
@@ -51,6 +54,7 @@ from decoder.source import (
     data_year,
     inflating_child,
     iter_inflated,
+    nibrs_years,
     open_member,
     start_inflating,
 )
@@ -71,12 +75,13 @@ DECLARED_COUNTS = {
     "arrestee": ("total_arrestee_segments", "06"),
 }
 # Why a line is quarantined; the index is the reason's code (the native slicer's enum)
-UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER = range(4)
+UNKNOWN_TYPE, SHORTER_THAN_KEY, LONGER_THAN_LAYOUT, BEFORE_ANY_HEADER, UTF8_SHIFTED = range(5)
 QUARANTINE_REASONS = (
     "unknown record type",
     f"shorter than {MIN_RECORD_LENGTH} bytes, the record key",
     "longer than its layout allows: records run together?",
     "record before any batch header",
+    "UTF-8 multi-byte characters in a record not of its layout's length: fields shifted",
 )
 # State code, ORI, incident number and the first byte of the incident date: equal on an 01
 # and all its children, and 24 bytes read as three integers.
@@ -302,6 +307,7 @@ class _BlockDecoder:
         for i, record_type in enumerate(self.type_list):
             self.code_lookup[code_of(record_type)] = i
         self.widths = np.array([lay.width for lay in self.layouts.values()], dtype=np.int64)
+        self.record_lengths = np.array([lay.length for lay in self.layouts.values()], np.int64)
         self.header_ids = [self.type_list.index(rt) for rt in BATCH_HEADER_TYPES]
         self.is_header_type = np.isin(np.arange(len(self.type_list)), self.header_ids)
         admin = self.layouts["01"]
@@ -318,6 +324,11 @@ class _BlockDecoder:
         for variant in load_variants():
             if variant.data_year == year:
                 self.variants[variant.layout.record_type].append(variant)
+        self.variant_keys = [
+            (self.type_list.index(record_type), code_of(variant.state_code), variant.layout)
+            for record_type, variants in self.variants.items()
+            for variant in variants
+        ]
         self.schemas = segment_schemas()
         self.background = _BackgroundWrites()
         self.writers: dict[str, _SegmentWriter] = {}
@@ -354,8 +365,9 @@ class _BlockDecoder:
 
         blank = lengths == 0
         self.tally["blank_lines"] += int(blank.sum())
+        shifted = self._utf8_shifted(block, size, starts, lengths)
         type_ids, reasons, ori_index, header_rows = self.classify(
-            block, starts, lengths, carried_ori is not None
+            block, starts, lengths, carried_ori is not None, shifted
         )
         reject = reasons >= 0
         header_oris = [header_ori(block, start) for start in starts[header_rows]]
@@ -411,9 +423,48 @@ class _BlockDecoder:
         for layout, rows in groups:
             yield slicing.layout_columns(block, starts[rows], lengths[rows], layout)
 
-    def _classify(self, block, starts, lengths, carried: bool):
+    def _utf8_shifted(self, block, size, starts, lengths) -> np.ndarray | None:
+        """Lines whose UTF-8 multi-byte characters would shift their fields (UTF8_SHIFTED),
+        as a mask for classify; None when there are none, as in nearly every block.
+
+        The rule: a record holding a well-formed UTF-8 multi-byte character (see
+        slicing.utf8_characters) that starts within its fields, whose length is neither its
+        layout's record length nor the end of its last field (nor those of the layout
+        variant in force for its state and year). Such a character takes two to four bytes
+        where latin-1 takes one, so every field after it sits that many bytes to the right:
+        a record padded to its length in characters is longer by the continuation bytes (a
+        city of "WHITÉPORT" made a 285-byte batch header), and a right-trimmed one (files
+        before 2013) is shifted just the same. Nothing tells a shifted record of another
+        length apart, not even overflow bytes past its layout, so it is quarantined, never
+        sliced. A record of its layout's very length cannot have been shifted: its bytes
+        stay latin-1 characters ("Ã©"), as every other high byte does.
+
+        A batch header so quarantined still opens its agency: its ORI (positions 5-13)
+        comes before its city, the only text a header holds, and the records after it are
+        that agency's. Were it skipped, they would silently take the ORI of the agency
+        before (``bh_ori``, which the warehouse attributes records by).
+        """
+        rows, first_at = utf8_characters(block, size, starts)
+        if not rows.size:
+            return None
+        type_ids = self.code_lookup[record_codes(block, starts[rows])]
+        full_length, width = self.record_lengths[type_ids], self.widths[type_ids]
+        if self.variant_keys:
+            states = (block[starts[rows] + 2].astype(np.uint16) << 8) | block[starts[rows] + 3]
+            for type_id, state, layout in self.variant_keys:
+                of_variant = (type_ids == type_id) & (states == state)
+                full_length[of_variant], width[of_variant] = layout.length, layout.width
+        length = lengths[rows]
+        is_shifted = (type_ids >= 0) & (first_at < width)
+        is_shifted &= (length != full_length) & (length != width)
+        shifted = np.zeros(len(starts), np.uint8)
+        shifted[rows[is_shifted]] = 1
+        return shifted if is_shifted.any() else None
+
+    def _classify(self, block, starts, lengths, carried: bool, utf8_shifted=None):
         """Each line's type id, reason code (into QUARANTINE_REASONS; -1: none), index into
-        ``[carried ORI, *headers]``, and the rows of the batch headers, in order."""
+        ``[carried ORI, *headers]``, and the rows of the batch headers, in order.
+        ``utf8_shifted`` marks the lines _utf8_shifted found (None: no line)."""
         n = len(starts)
         type_ids = np.full(n, -1, dtype=np.int16)
         keyed = lengths >= 2
@@ -423,17 +474,21 @@ class _BlockDecoder:
         reasons[~known & (lengths > 0)] = UNKNOWN_TYPE
         reasons[known & (lengths < MIN_RECORD_LENGTH)] = SHORTER_THAN_KEY
         reasons[known & (lengths > self.widths[type_ids] + MAX_OVERFLOW)] = LONGER_THAN_LAYOUT
-        is_header = np.isin(type_ids, self.header_ids) & (reasons < 0)
+        if utf8_shifted is not None:
+            reasons[utf8_shifted.astype(bool) & known & (reasons < 0)] = UTF8_SHIFTED
+        # a header shifted by UTF-8 still opens its agency (see _utf8_shifted)
+        opens = (reasons < 0) | (reasons == UTF8_SHIFTED)
+        is_header = np.isin(type_ids, self.header_ids) & opens
         header_rows = np.flatnonzero(is_header)
         ori_index = np.cumsum(is_header, dtype=np.int32)
         if not carried:
             reasons[(ori_index == 0) & known & (reasons < 0)] = BEFORE_ANY_HEADER
         return type_ids, reasons, ori_index, header_rows
 
-    def _classify_native(self, block, starts, lengths, carried: bool):
+    def _classify_native(self, block, starts, lengths, carried: bool, utf8_shifted=None):
         return native.classify(
             block, starts, lengths, self.code_lookup, self.widths, self.is_header_type,
-            MIN_RECORD_LENGTH, MAX_OVERFLOW, carried,
+            MIN_RECORD_LENGTH, MAX_OVERFLOW, carried, utf8_shifted,
         )  # fmt: skip
 
     def _count_children_native(self, block, starts, lengths, type_ids, reasons) -> None:
@@ -856,9 +911,11 @@ def decode_zip(
 
     Undecodable records go to ``out_dir/_quarantine/``; the summary is written last, to
     ``out_dir/_summary.json``. Outputs replace the previous run's only when the whole file
-    decoded. ``workers`` > 1 slices in that many worker processes; on the 2-vCPU machines
-    this was measured on they gain nothing (the vCPUs share a core), so the default is 1:
-    slicing here, overlapped with the inflating child. ``engine`` is ``native``, ``numpy``
+    decoded. ``year`` (else the year the zip's or its member's name says) must be a NIBRS
+    year, and the one the batch headers declare: else DecodeError, and nothing published.
+    ``workers`` > 1 slices in that many worker processes; on the 2-vCPU machines this was
+    measured on they gain nothing (the vCPUs share a core), so the default is 1: slicing
+    here, overlapped with the inflating child. ``engine`` is ``native``, ``numpy``
     or ``auto`` (the default; see decoder.native). ``parquet_compression`` is one of
     PARQUET_COMPRESSIONS. ``inflating`` is the child source.start_inflating started for this
     zip ahead of the call; the caller stops it (source.stop_inflating) if the call fails.
@@ -868,6 +925,11 @@ def decode_zip(
             f"unknown Parquet compression {parquet_compression!r}; choose one of "
             f"{', '.join(PARQUET_COMPRESSIONS)}"
         )
+    if year is not None and year not in nibrs_years():
+        raise DecodeError(
+            f"--year {year} is no NIBRS data year: master files run from {FIRST_NIBRS_YEAR} "
+            f"to {nibrs_years()[-1]}"
+        )
     started = time.perf_counter()
     out_dir = Path(out_dir)
     try:
@@ -875,14 +937,15 @@ def decode_zip(
     except native.EngineUnavailableError as exc:
         raise DecodeError(str(exc)) from exc
     member = open_member(zip_path)
-    year = year or data_year(member)
+    year_given = year is not None
+    year = year if year_given else data_year(member)
     if year is None:
         raise DecodeError(
             f"{member.zip_path}: cannot tell the data year from the zip name or its member "
             f"{member.name!r}; pass --year"
         )
     _check_looks_like_nibrs(member)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_out_dir(out_dir)
     summary = DecodeSummary(
         zip=str(member.zip_path), member=member.name, compression=member.method_name,
         data_year=year, member_bytes=member.size, engine=engine,
@@ -896,6 +959,7 @@ def decode_zip(
             legacy += result["legacy_headers"]
         if legacy:
             _write_legacy_headers(out_dir, legacy, summary, parquet_compression)
+        _check_declared_year(member, year, year_given, summary.master_file_years)
     except BaseException:
         _discard(out_dir)
         raise
@@ -919,6 +983,59 @@ def _write_legacy_headers(
     writer.close()
     summary.rows["batch_header"] += writer.rows
     summary.master_file_years.update(row["master_file_year"] for row in rows)
+
+
+def _check_declared_year(
+    member: Member, year: int, year_given: bool, master_file_years: Counter
+) -> None:
+    """Refuse to label the data ``year`` when the batch headers say it is of another.
+
+    Every batch header (BH, or B2 before 2013) carries the master file's year; the year
+    most of them declare is the file's. The headers are only read while decoding, so this
+    runs at the end, before any output is published.
+    """
+    declared: Counter = Counter()
+    for value, count in master_file_years.items():
+        if value is not None and value.strip().isdigit():
+            declared[int(value)] += count
+    if not declared:
+        return  # headers without a year (or none at all): nothing to go by
+    most_declared, count = declared.most_common(1)[0]
+    if most_declared == year:
+        return
+    said = f"--year {year}" if year_given else f"data year {year} (from its name)"
+    advice = "" if year_given else f" (pass --year {most_declared} if the file is of it)"
+    headers = sum(master_file_years.values())
+    raise DecodeError(
+        f"{member.zip_path}: {said} contradicts the batch headers: {count:,} of {headers:,} "
+        f"declare master-file year {most_declared}; nothing was published{advice}"
+    )
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Make the output folder and a file in it, else a one-line DecodeError naming it: not
+    a traceback from the first Parquet file, after the decoding had started."""
+    try:
+        lowest = next((folder for folder in (out_dir, *out_dir.parents) if folder.exists()), None)
+    except OSError as exc:  # a folder on the way that may not be looked into
+        raise DecodeError(f"{out_dir}: cannot reach the output folder ({exc.strerror})") from exc
+    if lowest is not None and not lowest.is_dir():
+        problem = (
+            "the output folder is a file, not a folder"
+            if lowest == out_dir
+            else f"cannot make the output folder: {lowest} is a file, not a folder"
+        )
+        raise DecodeError(f"{out_dir}: {problem}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DecodeError(f"{out_dir}: cannot make the output folder ({exc.strerror})") from exc
+    try:
+        # a file made and dropped, as os.access says yes to root even on a read-only mount
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise DecodeError(f"{out_dir}: cannot write in the output folder ({exc.strerror})") from exc
 
 
 def _check_looks_like_nibrs(member: Member) -> None:

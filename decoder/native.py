@@ -25,7 +25,7 @@ from decoder.slicing import UNIQUE_FIELDS, string_array
 ENGINE_VARIABLE = "NIBRS_DECODE_ENGINE"
 ENGINES = ("auto", "native", "numpy")
 LIBRARY = Path(__file__).with_name("_slicer.so")
-ABI = 8  # SLICER_ABI in _slicer.c: a library built from another version is not used
+ABI = 9  # SLICER_ABI in _slicer.c: a library built from another version is not used
 
 COPY_SLACK = 16  # the slicer moves values in 16-byte words
 _POINTER = ctypes.c_void_p
@@ -53,7 +53,7 @@ def library() -> ctypes.CDLL | None:
     lib.slicer_split_lines.argtypes = [_POINTER, _INT64, _POINTER, _POINTER, _INT64]
     lib.slicer_split_lines.restype = _INT64
     lib.slicer_classify.argtypes = [_POINTER] * 3 + [_INT64] + [_POINTER] * 3
-    lib.slicer_classify.argtypes += [_INT64, _INT64, ctypes.c_int32] + [_POINTER] * 4
+    lib.slicer_classify.argtypes += [_INT64, _INT64, ctypes.c_int32] + [_POINTER] * 5
     lib.slicer_classify.restype = _INT64
     lib.slicer_count_children.argtypes = [_POINTER] * 3 + [_INT64, _POINTER, _POINTER]
     lib.slicer_count_children.argtypes += [ctypes.c_int16] + [_POINTER] * 4 + [_INT64, _INT64]
@@ -113,10 +113,20 @@ def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def classify(
-    block, starts, lengths, code_lookup, widths, is_header_type, min_length, max_overflow, carried
+    block,
+    starts,
+    lengths,
+    code_lookup,
+    widths,
+    is_header_type,
+    min_length,
+    max_overflow,
+    carried,
+    utf8_shifted=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each line's type id, quarantine reason code (-1: none), index into ``[carried ORI,
-    *headers]``, and the rows of the batch headers: as decode._BlockDecoder._classify."""
+    *headers]``, and the rows of the batch headers: as decode._BlockDecoder._classify.
+    ``utf8_shifted`` marks lines to quarantine as UTF8_SHIFTED (None: no line)."""
     n = len(starts)
     starts, lengths = (
         np.ascontiguousarray(starts, np.int64),
@@ -127,11 +137,14 @@ def classify(
         np.ascontiguousarray(widths, np.int64),
     )
     is_header_type = np.ascontiguousarray(is_header_type, np.uint8)
+    if utf8_shifted is not None:
+        utf8_shifted = np.ascontiguousarray(utf8_shifted, np.uint8)
     type_ids, reasons = np.empty(n, np.int16), np.empty(n, np.int8)
     ori_index, header_rows = np.empty(n, np.int32), np.empty(n, np.int64)
     headers = library().slicer_classify(
         _address(block), _address(starts), _address(lengths), n, _address(code_lookup),
         _address(widths), _address(is_header_type), min_length, max_overflow, int(carried),
+        None if utf8_shifted is None else _address(utf8_shifted),
         _address(type_ids), _address(reasons), _address(ori_index), _address(header_rows),
     )  # fmt: skip
     return type_ids, reasons, ori_index, header_rows[:headers]

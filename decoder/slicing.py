@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 BLANK = 0x20
 NEWLINE = 0x0A
 CARRIAGE_RETURN = 0x0D
+CONTINUATION_BELOW = -64  # UTF-8 continuation bytes, 0x80-0xBF, read as int8: -128 to -65
 
 
 def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,6 +34,48 @@ def split_lines(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     has_cr[has_cr] = block[ends[has_cr] - 1] == CARRIAGE_RETURN
     lengths -= has_cr
     return starts, lengths
+
+
+def utf8_characters(
+    block: np.ndarray, size: int, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of ``block[:size]`` holding well-formed UTF-8 multi-byte characters, and
+    the offset within each line of its first one.
+
+    NIBRS files are latin-1, one byte a character. A UTF-8 multi-byte character is a lead
+    byte (0xC2-0xF4) and one to three continuation bytes (0x80-0xBF); latin-1 text almost
+    never has one, as its letters (0xC0-0xFF) are followed by ASCII, not by 0x80-0xBF.
+    Every such character has a continuation byte, which read as int8 is below -64: one
+    min() over the block (a SIMD reduction, about 1.5 ms for 32 MB) clears nearly every
+    block, latin-1 letters and all, without looking further.
+    """
+    signed = block[:size].view(np.int8)
+    if not size or signed.min() >= CONTINUATION_BELOW:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    # a character's first continuation byte follows its lead: one candidate per character
+    leads = np.flatnonzero(signed < CONTINUATION_BELOW) - 1
+    leads = leads[leads >= 0]
+    first = block[leads]
+    is_lead = (first >= 0xC2) & (first <= 0xF4)
+    leads, first = leads[is_lead], first[is_lead]
+    second = block[leads + 1]
+    continuations = np.where(first >= 0xF0, 3, np.where(first >= 0xE0, 2, 1))
+    # the second byte's narrower ranges: no overlong forms, surrogates, or past U+10FFFF
+    well_formed = ~(
+        ((first == 0xE0) & (second < 0xA0))
+        | ((first == 0xED) & (second > 0x9F))
+        | ((first == 0xF0) & (second < 0x90))
+        | ((first == 0xF4) & (second > 0x8F))
+    )
+    # a line end is no continuation byte, and the block is padded past ``size`` with blanks,
+    # so a well-formed character never runs over its line
+    for k in (2, 3):
+        following = block[np.minimum(leads + k, len(block) - 1)]
+        well_formed &= (continuations < k) | ((following & 0xC0) == 0x80)
+    leads = leads[well_formed]
+    lines = np.searchsorted(starts, leads, side="right") - 1
+    rows, first_of_line = np.unique(lines, return_index=True)  # leads are in order
+    return rows, leads[first_of_line] - starts[rows]
 
 
 def record_codes(block: np.ndarray, starts: np.ndarray) -> np.ndarray:

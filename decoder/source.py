@@ -11,6 +11,7 @@ runs on one core while the decoder slices on the other.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import mmap
 import os
 import re
@@ -28,7 +29,8 @@ from pathlib import Path
 STORED, DEFLATED, DEFLATE64 = 0, 8, 9
 METHOD_NAMES = {STORED: "stored", DEFLATED: "deflate", DEFLATE64: "deflate64"}
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-_YEAR = re.compile(r"(?<!\d)(19[89]\d|20\d\d)(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+FIRST_NIBRS_YEAR = 1991  # the FBI's first NIBRS master file
 
 
 class DecodeError(Exception):
@@ -93,12 +95,20 @@ def open_member(zip_path: str | Path) -> Member:
     )
 
 
+def nibrs_years() -> range:
+    """The years a NIBRS master file can be of: 1991 to this year."""
+    return range(FIRST_NIBRS_YEAR, datetime.date.today().year + 1)
+
+
 def data_year(member: Member) -> int | None:
-    """The data year named by the zip (`nibrs-2021.zip`) or the member (`2021_NIBRS_...`)."""
+    """The data year named by the zip (`nibrs-2021.zip`) or the member (`2021_NIBRS_...`).
+
+    A number that is no NIBRS year (`backup-2099.zip`) is passed over, not taken for one.
+    """
     for text in (member.zip_path.name, Path(member.name).name):
-        found = _YEAR.search(text)
-        if found:
-            return int(found.group(1))
+        for found in _YEAR.finditer(text):
+            if int(found.group(1)) in nibrs_years():
+                return int(found.group(1))
     return None
 
 
@@ -138,15 +148,23 @@ def iter_inflated(member: Member, read_size: int = 1 << 20) -> Iterator[bytes]:
                 crc = zlib.crc32(out, crc)
                 produced += len(out)
                 yield out
-    if left > 0 or produced != member.size:
+    if left > 0:  # the zip ends inside the member's compressed bytes
         raise DecodeError(
-            f"{member.zip_path}: member {member.name} is truncated: got {produced:,} of "
-            f"{member.size:,} bytes; download it again"
+            f"{member.zip_path}: member {member.name} is truncated: the zip holds "
+            f"{member.compressed_size - left:,} of its {member.compressed_size:,} compressed "
+            "bytes; download it again"
+        )
+    # Every compressed byte was there, so a size or CRC unlike the declared one means the
+    # bytes themselves are damaged (a corrupt Deflate64 stream can inflate to a byte more).
+    if produced != member.size:
+        raise DecodeError(
+            f"{member.zip_path}: member {member.name} is corrupt: it inflates to "
+            f"{produced:,} bytes where the zip declares {member.size:,}; download it again"
         )
     if crc != member.crc:
         raise DecodeError(
-            f"{member.zip_path}: member {member.name} fails its CRC check; the download is "
-            "corrupt, fetch it again"
+            f"{member.zip_path}: member {member.name} is corrupt: it fails its CRC check "
+            f"(CRC-32 {crc:08x} where the zip declares {member.crc:08x}); download it again"
         )
 
 

@@ -1,17 +1,21 @@
 """The decoder against real lines, its byte-level variants, and bad input."""
 
+import datetime
 import json
+import struct
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import read_rows
 
+from decoder import slicing
 from decoder.cli import main as nibrs_decode
-from decoder.decode import decode_zip
+from decoder.decode import PADDING, decode_zip
 from decoder.layouts import load_layouts
 from decoder.source import DecodeError, inflating_child, open_member, start_inflating
 
@@ -205,6 +209,82 @@ def test_latin1_bytes_survive(make_zip, tmp_path, sample_bytes):
     assert read_rows(out, "batch_header")[1]["city_name"] == "FAÑRBANKS"
 
 
+UTF8_SHIFT = "UTF-8 multi-byte characters in a record not of its layout's length: fields shifted"
+
+
+def decode_both_engines(make_zip, tmp_path, text: bytes) -> dict:
+    """Decode ``text`` with each engine (and two workers); every engine's output the same."""
+    outputs = {}
+    for workers, engine in [(1, "native"), (1, "numpy"), (2, "native")]:
+        out = tmp_path / f"{engine}-{workers}"
+        summary = decode_zip(make_zip(text), out, block_size=300, workers=workers, engine=engine)
+        quarantine = (
+            pq.read_table(out / "_quarantine").sort_by("line_number").to_pylist()
+            if (out / "_quarantine").is_dir()
+            else []
+        )
+        outputs[engine, workers] = (summary.quarantined, all_rows(out), quarantine)
+    first = next(iter(outputs.values()))
+    assert all(output == first for output in outputs.values())
+    return {"quarantined": first[0], "rows": first[1], "quarantine": first[2]}
+
+
+def test_utf8_characters_are_told_apart_from_latin1_bytes():
+    lines = [
+        b"01 plain ASCII",
+        b"01 ESPA\xd1OLA, CA\xd1ON CITY: latin-1 letters",
+        b"01 WHIT\xc3\x89PORT",  # É in UTF-8
+        b"01 \xe2\x82\xac and \xf0\x9f\x98\x80: three and four bytes",
+        b"01 overlong \xc0\xaf \xe0\x80\xaf, surrogate \xed\xa0\x80, too big \xf4\x90\x80\x80",
+        b"01 a stray \xa9, a lead cut by its line end \xc3",
+        b"\xc3\xa9 first",
+    ]
+    text = b"\n".join(lines) + b"\n"
+    block = np.frombuffer(text + b" " * PADDING, np.uint8)
+    starts, _ = slicing.split_lines(block, len(text))
+    rows, first_at = slicing.utf8_characters(block, len(text), starts)
+    assert rows.tolist() == [2, 3, 6]
+    assert first_at.tolist() == [7, 3, 0]
+    plain = b"\n".join(lines[:2]) + b"\n"  # latin-1 letters alone: no further look needed
+    none, _ = slicing.utf8_characters(np.frombuffer(plain, np.uint8), len(plain), starts[:2])
+    assert not none.size
+
+
+@pytest.mark.parametrize("trimmed", [False, True])
+def test_a_utf8_character_that_would_shift_the_fields_is_quarantined(
+    make_zip, tmp_path, sample_bytes, trimmed
+):
+    lines = sample_bytes.splitlines()
+    whiteport = lines[1].replace(b"FAIRBANKS", "WHITÉPORT".encode())  # É is two bytes
+    assert len(whiteport) == len(lines[1]) + 1  # every later field one byte to the right
+    lines[1] = whiteport.rstrip(b" ") if trimmed else whiteport  # as files before 2013 are
+    text = b"\n".join(lines) + b"\n"
+
+    decoded = decode_both_engines(make_zip, tmp_path, text)
+    assert decoded["quarantined"] == {UTF8_SHIFT: 1}
+    (quarantined,) = decoded["quarantine"]
+    assert (quarantined["line_number"], quarantined["raw"]) == (2, lines[1])
+    assert [row["city_name"] for row in decoded["rows"]["batch_header"]] == ["ANCHORAGE"]
+    # the records after it decode on, still of its agency: its ORI comes before its city
+    (incident,) = decoded["rows"]["administrative"]
+    assert incident["bh_ori"] == "AK0010200"
+    zip_path = make_zip(text)
+    assert nibrs_decode([str(zip_path), "--out", str(tmp_path / "cli"), "--strict"]) == 1
+
+
+def test_latin1_that_reads_as_utf8_keeps_its_place_in_a_record_of_its_length(
+    make_zip, tmp_path, sample_bytes
+):
+    lines = sample_bytes.splitlines()
+    lines[1] = lines[1].replace(b"FAIRBANKS", b"FAIRBAN\xc3\xa9")  # as long as before
+    lines[5] = lines[5] + b"\xd1X"  # latin-1 past a layout, no UTF-8: overflow as ever
+    decoded = decode_both_engines(make_zip, tmp_path, b"\n".join(lines) + b"\n")
+    assert decoded["quarantined"] == {}
+    fairbanks = decoded["rows"]["batch_header"][1]
+    assert (fairbanks["city_name"], fairbanks["state_abbr"]) == ("FAIRBANÃ©", "AK")
+    assert decoded["rows"]["victim"][0]["overflow"] == "ÑX"
+
+
 def test_deflate64_reads_like_deflate(make_zip, tmp_path, sample_bytes):
     deflate_out, _ = decode_sample(make_zip, tmp_path / "d", sample_bytes)
     deflate64_zip = make_zip(sample_bytes, name="nibrs-2021-64.zip", deflate64=True)
@@ -261,6 +341,14 @@ def test_legacy_b1_b2_b3_merge_into_one_batch_header_row(make_zip, tmp_path, sam
 
 
 # -- bad input ---------------------------------------------------------------------------
+
+
+def one_error_line(capsys) -> str:
+    """What the command wrote on stderr: one line, an error."""
+    err = capsys.readouterr().err
+    assert err.startswith("nibrs-decode: error: ")
+    assert err.count("\n") == 1
+    return err
 
 
 @pytest.mark.parametrize(("workers", "engine"), [(1, "native"), (1, "numpy"), (2, "native")])
@@ -348,6 +436,50 @@ def test_corrupt_member_fails_its_crc(make_zip, tmp_path, sample_bytes):
     assert not list((tmp_path / "out").rglob("*.parquet"))  # nothing half-written published
 
 
+def redeclare(path: Path, *, size_change: int = 0, crc_change: int = 0) -> zipfile.ZipInfo:
+    """Change the size or CRC both headers declare for the member; its data stays as it is."""
+    info = zipfile.ZipFile(path).infolist()[0]
+    raw = bytearray(path.read_bytes())
+    sizes = struct.pack("<HHQQ", 1, 16, info.file_size, info.compress_size)  # zip64 extra
+    assert raw.count(sizes) == 2
+    raw = raw.replace(
+        sizes, struct.pack("<HHQQ", 1, 16, info.file_size + size_change, info.compress_size)
+    )
+    for crc_at in (14, raw.rindex(b"PK\x01\x02") + 16):
+        struct.pack_into("<I", raw, crc_at, info.CRC ^ crc_change)
+    path.write_bytes(bytes(raw))
+    return info
+
+
+@pytest.mark.parametrize("size_change", [-1, 1])
+def test_a_deflate64_member_inflating_to_another_size_is_corrupt_not_truncated(
+    make_zip, tmp_path, sample_bytes, size_change
+):
+    path = make_zip(sample_bytes * 50, deflate64=True)
+    info = redeclare(path, size_change=size_change)
+    with pytest.raises(DecodeError) as raised:
+        decode_zip(path, tmp_path / "out")
+    message = str(raised.value)
+    assert "is corrupt" in message
+    assert "truncated" not in message
+    assert f"{info.file_size:,} bytes" in message  # what it inflated to
+    assert f"{info.file_size + size_change:,}" in message  # what the zip declares
+    assert message.endswith("download it again")
+
+
+def test_a_member_failing_its_crc_says_so_with_both_values(make_zip, tmp_path, sample_bytes):
+    path = make_zip(sample_bytes * 50, deflate64=True)
+    info = redeclare(path, crc_change=0xFF)
+    with pytest.raises(DecodeError) as raised:
+        decode_zip(path, tmp_path / "out")
+    message = str(raised.value)
+    assert "is corrupt" in message
+    assert "CRC" in message
+    assert f"{info.CRC:08x}" in message
+    assert f"{info.CRC ^ 0xFF:08x}" in message
+    assert message.endswith("download it again")
+
+
 def read_through_slots(zip_path: Path, slot_bytes: int, slots: int) -> bytes:
     member = open_member(zip_path)
     child = start_inflating(member, slot_bytes, slots)
@@ -398,8 +530,51 @@ def test_year_from_member_name_or_flag(make_zip, tmp_path, sample_bytes):
     nameless = make_zip(sample_bytes, name="download2.zip", member="master.txt")
     with pytest.raises(DecodeError, match="pass --year"):
         decode_zip(nameless, tmp_path / "b")
-    assert decode_zip(nameless, tmp_path / "c", year=2019).data_year == 2019
-    assert read_rows(tmp_path / "c", "offense")[0]["data_year"] == 2019
+    assert decode_zip(nameless, tmp_path / "c", year=2021).data_year == 2021
+    assert read_rows(tmp_path / "c", "offense")[0]["data_year"] == 2021
+
+
+def test_a_year_nibrs_never_had_is_refused(make_zip, tmp_path, sample_bytes, capsys):
+    zip_path = make_zip(sample_bytes)
+    next_year = datetime.date.today().year + 1
+    for year in (1850, 1990, next_year):
+        with pytest.raises(DecodeError, match=rf"year {year} .*1991"):
+            decode_zip(zip_path, tmp_path / "out", year=year)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert nibrs_decode([str(zip_path), "--out", str(tmp_path / "cli"), "--year", "1850"]) == 2
+    err = one_error_line(capsys)
+    assert "1850" in err
+    # a number in a file name that is no NIBRS year is not taken for the data year
+    backup = make_zip(sample_bytes, name=f"backup-{next_year}.zip")
+    assert decode_zip(backup, tmp_path / "backup").data_year == 2021  # the member's name
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_year_the_batch_headers_contradict_is_refused_and_nothing_is_published(
+    make_zip, tmp_path, sample_bytes, workers
+):
+    zip_path = make_zip(sample_bytes)
+    out = tmp_path / "out"
+    decode_zip(zip_path, out)
+    published = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(DecodeError, match=r"--year 2019 .*master-file year 2021"):
+        decode_zip(zip_path, out, year=2019, workers=workers)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == published
+
+    # a zip named for another year than its batch headers declare is no better
+    renamed = make_zip(sample_bytes, name="nibrs-2020.zip")
+    with pytest.raises(DecodeError, match=r"2020 .*master-file year 2021"):
+        decode_zip(renamed, tmp_path / "renamed", workers=workers)
+    assert not list((tmp_path / "renamed").rglob("*.parquet"))
+    assert not (tmp_path / "renamed" / "_summary.json").exists()
+
+
+def test_cli_refuses_a_contradicted_year_in_one_line(make_zip, tmp_path, sample_bytes, capsys):
+    argv = [str(make_zip(sample_bytes)), "--out", str(tmp_path / "out"), "--year", "2019"]
+    assert nibrs_decode(argv) == 2
+    err = one_error_line(capsys)
+    assert "2019" in err
+    assert "2021" in err
 
 
 def test_rerun_replaces_previous_outputs(make_zip, tmp_path, sample_bytes):
@@ -416,6 +591,41 @@ def test_cli_error_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nibrs-decode: error: ")
     assert "missing.zip: no such file" in err
+
+
+def test_an_out_that_is_a_file_is_a_one_line_error(make_zip, tmp_path, sample_bytes, capsys):
+    zip_path = make_zip(sample_bytes)
+    a_file = tmp_path / "decoded.txt"
+    a_file.write_text("not a folder")
+    for out in (a_file, a_file / "below"):
+        assert nibrs_decode([str(zip_path), "--out", str(out), "--quiet"]) == 2
+        err = one_error_line(capsys)
+        assert f"{out}: " in err
+        assert "not a folder" in err
+        with pytest.raises(DecodeError, match="not a folder"):
+            decode_zip(zip_path, out)
+    assert a_file.read_text() == "not a folder"
+
+
+def test_an_unwritable_out_is_a_one_line_error(make_zip, tmp_path, sample_bytes, capsys):
+    zip_path = make_zip(sample_bytes)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        try:
+            (locked / "probe").touch()
+        except PermissionError:
+            pass
+        else:  # root, unless run without CAP_DAC_OVERRIDE (setpriv --bounding-set)
+            pytest.skip("this user may write in a read-only folder")
+        for out in (locked, locked / "new"):
+            assert nibrs_decode([str(zip_path), "--out", str(out), "--quiet"]) == 2
+            err = one_error_line(capsys)
+            assert f"{out}: " in err
+            assert "Permission denied" in err
+    finally:
+        locked.chmod(0o700)
 
 
 def inflating_children(zip_path: Path) -> list[str]:
@@ -471,9 +681,12 @@ def test_vermont_2015_arrestees_use_their_wider_transaction_number(
     lines = sample_bytes.splitlines()
     arrestee = lines[7]  # 0604CA0270000FG2102356   2021042901FG2102356-0120210429ON23G01 ...
     vermont = b"0644" + arrestee[4:35] + b"VT-2015-00001" + arrestee[47:]  # one byte longer
-    text = b"\n".join([lines[1], vermont, arrestee]) + b"\n"
 
-    summary = decode_zip(make_zip(text, name="nibrs-2015.zip"), tmp_path / "y2015")
+    def of_year(year: int) -> bytes:  # the batch header declares the file's year
+        header = lines[1][:229] + str(year).encode() + lines[1][233:]  # master_file_year
+        return b"\n".join([header, vermont, arrestee]) + b"\n"
+
+    summary = decode_zip(make_zip(of_year(2015), name="nibrs-2015.zip"), tmp_path / "y2015")
     vt, ca = read_rows(tmp_path / "y2015", "arrestee")
     assert summary.as_dict()["layout_variants_applied"] == {
         "vermont_2015_arrest_transaction_number": 1
@@ -483,7 +696,7 @@ def test_vermont_2015_arrestees_use_their_wider_transaction_number(
     assert (vt["arrestee_age"], vt["under18_disposition"], vt["overflow"]) == ("34", None, None)
     assert ca["arrest_transaction_number"] == "FG2102356-01"  # other states: standard layout
 
-    decode_zip(make_zip(text, name="nibrs-2016.zip"), tmp_path / "y2016")
+    decode_zip(make_zip(of_year(2016), name="nibrs-2016.zip"), tmp_path / "y2016")
     vt_2016 = read_rows(tmp_path / "y2016", "arrestee")[0]
     assert vt_2016["arrest_transaction_number"] == "VT-2015-0000"  # no variant that year
 

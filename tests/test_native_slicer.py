@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from decoder import native, slicing
-from decoder.decode import PADDING, decode_zip
+from decoder.decode import PADDING, UTF8_SHIFTED, _BlockDecoder, decode_zip
 from decoder.layouts import Field, RecordLayout, load_layouts
 
 
@@ -130,6 +130,30 @@ def test_records_interleave_across_layouts_in_file_order():
     ]
     for mine, reference in zip(ours, theirs, strict=True):
         assert [as_python(c) for c in mine] == [as_python(c) for c in reference]
+
+
+def test_lines_marked_utf8_shifted_classify_the_same(tmp_path, sample_bytes):
+    """A marked batch header still opens its agency in either engine: the ORIs agree."""
+    rng = np.random.default_rng(3)
+    sample = sample_bytes.splitlines()
+    lines = [sample[i] for i in rng.integers(0, len(sample), size=400)]
+    block, size = block_of(lines)
+    starts, lengths = slicing.split_lines(block, size)
+    decoder = _BlockDecoder(tmp_path, 2021)
+    try:
+        for carried in (False, True):
+            for marked in (None, rng.random(len(starts)) < 0.2):
+                mask = None if marked is None else marked.astype(np.uint8)
+                ours = decoder._classify_native(block, starts, lengths, carried, mask)
+                theirs = decoder._classify(block, starts, lengths, carried, mask)
+                for mine, reference in zip(ours, theirs, strict=True):
+                    assert np.array_equal(mine, reference)
+                if marked is not None:
+                    assert (ours[1][marked] == UTF8_SHIFTED).all()
+                    is_header = np.isin(ours[0], decoder.header_ids)
+                    assert ours[3].tolist() == np.flatnonzero(is_header).tolist()
+    finally:
+        decoder.background.drain()
 
 
 def test_an_unknown_or_unbuilt_engine_is_a_clear_error(monkeypatch):
