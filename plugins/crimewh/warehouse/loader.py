@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from crimewh.settings import Settings
 
 RAW = "raw"
+LINEAGE_COLUMNS = ("_partition", "_load_id", "_loaded_at")  # the loader's, on every raw row
 BATCH_ROWS = 256_000  # rows the scanner hands the COPY at a time
 AUDIT_DDL = """
 create table if not exists raw._loads (
@@ -160,6 +161,8 @@ def load_partitions(
             ) from error
         _drop_retired(cur, [raw_table(source, table) for table, _ in todo])
         conn.commit()
+        _analyze_parents(cur, [raw_table(source, table) for table, _ in todo])
+        conn.commit()
     results += [
         LoadResult(source, table, partition, rows, seconds, load_id)
         for table, load_id, rows, seconds in loaded
@@ -182,12 +185,18 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
         raise LoadError(f"partition table name {incoming!r} is longer than PostgreSQL allows")
     literal = partition.replace("'", "''")
     cur.execute(
-        f'create table {RAW}."{incoming}" (like {RAW}."{target}" including defaults, '
-        f"check (_partition = '{literal}')) with (autovacuum_enabled = false)"
+        "select column_name, format_type(a.atttypid, a.atttypmod) from information_schema.columns "
+        "c join pg_attribute a on a.attrelid = format('%I.%I', c.table_schema, c.table_name)"
+        "::regclass and a.attname = c.column_name where c.table_schema = $1 "
+        "and c.table_name = $2 order by c.ordinal_position",
+        (RAW, target),
+    )
+    data_columns = [(n, t) for n, t in cur.fetchall() if n not in LINEAGE_COLUMNS]
+    body = ", ".join(f'"{name}" {kind}' for name, kind in data_columns)
+    cur.execute(
+        f'create table {RAW}."{incoming}" ({body}) with (autovacuum_enabled = false)'
     )  # written once, replaced whole, never updated: nothing for autovacuum to do, and its
     # pass over a fresh partition would hold the lock the next reload's detach waits for
-    cur.execute(f"alter table {RAW}.\"{incoming}\" alter column _partition set default '{literal}'")
-    cur.execute(f'alter table {RAW}."{incoming}" alter column _load_id set default {int(load_id)}')
 
     rows = 0
     for path in files:
@@ -200,6 +209,21 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
             rows += cur.adbc_ingest(
                 incoming, scanner.to_reader(), mode="append", db_schema_name=RAW
             )
+
+    # The lineage columns are the same on every row of a partition, so they are added after
+    # the rows, with constant defaults: PostgreSQL then keeps each value once, in the
+    # catalogue, instead of in every row (a fifth of a NIBRS year's raw size).
+    cur.execute(
+        f'alter table {RAW}."{incoming}" '
+        f"add column _partition text not null default '{literal}', "
+        f"add column _load_id bigint not null default {int(load_id)}, "
+        "add column _loaded_at timestamptz not null default transaction_timestamp()"
+    )
+
+    # Statistics before the partition becomes visible: the loader turned autovacuum off for
+    # it, so nothing else would ever analyze it, and without statistics PostgreSQL estimates
+    # one row per scan and plans the marts' joins as nested loops over millions of rows.
+    cur.execute(f'analyze {RAW}."{incoming}"')
 
     cur.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
@@ -218,6 +242,19 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
         f"for values in ('{literal}')"
     )
     return rows
+
+
+def _analyze_parents(cur, targets: list[str]) -> None:
+    """Refresh the parents' statistics, what scans over several partitions are estimated
+    with, from a sample of their partitions; after the commit, so no reader waits on it.
+
+    ``analyze only`` (PostgreSQL 17+) leaves the partitions' own statistics alone: they
+    were taken as each was loaded. An older server re-analyzes every partition too.
+    """
+    cur.execute("select current_setting('server_version_num')::integer >= 170000")
+    only = "only " if cur.fetchone()[0] else ""
+    for target in targets:
+        cur.execute(f'analyze {only}{RAW}."{target}"')
 
 
 def _retired(target: str, load_id: int) -> str:
