@@ -3,6 +3,7 @@ says about the models (documentation, tests on keys, contracts, schemas, seeds).
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -23,6 +24,7 @@ def settings_with(url: str | None) -> Settings:
 
 def test_dbt_env_takes_the_warehouse_url_apart(monkeypatch):
     monkeypatch.delenv("CRIMEWH_DBT_TARGET", raising=False)
+    monkeypatch.delenv("PGOPTIONS", raising=False)
     env = dbt_env(settings_with("postgresql://crimewh:s%40cr%3At@127.0.0.1:54321/warehouse"))
     assert env == {
         "CRIMEWH_PG_HOST": "127.0.0.1",
@@ -31,6 +33,8 @@ def test_dbt_env_takes_the_warehouse_url_apart(monkeypatch):
         "CRIMEWH_PG_PASSWORD": "s@cr:t",  # percent-encoded in the URL
         "CRIMEWH_PG_DBNAME": "warehouse",
         "CRIMEWH_DBT_TARGET": "embedded",
+        # the build session's memory for sorts and index builds (crimewh.dbt.BUILD_SESSION)
+        "PGOPTIONS": "-c work_mem=256MB -c maintenance_work_mem=512MB",
     }
 
 
@@ -118,62 +122,96 @@ def test_models_land_in_exactly_the_warehouse_schemas(manifest):
     assert all(n["schema"] == "ref" for n in nodes(manifest, "seed"))
 
 
-def test_every_model_is_documented_and_its_key_tested(manifest):
+def _key_columns(node: dict) -> set[str]:
+    """The columns of the model's primary key constraint (model- or column-level)."""
+    keys = {c for constraint in node.get("constraints", []) if constraint["type"] == "primary_key"
+            for c in constraint.get("columns", [])}  # fmt: skip
+    keys |= {
+        name
+        for name, column in node["columns"].items()
+        if any(c["type"] == "primary_key" for c in column.get("constraints", []))
+    }
+    return keys
+
+
+def _stored_marts(manifest) -> list[dict]:
+    return [
+        n
+        for n in nodes(manifest, "model")
+        if n["schema"] == "marts" and n["config"]["materialized"] != "view"
+    ]
+
+
+def test_every_model_is_documented_and_every_marts_key_guarded(manifest):
+    """Every model says what it is; every stored mart's key is a primary key (PostgreSQL
+    refuses a duplicate as it is written) or has unique tests. Staging views carry no key
+    tests of their own: each is read once, by a mart whose key guards what it passes on."""
     for node in nodes(manifest, "model"):
         assert node["description"].strip(), f"{node['name']} has no description"
         assert node["columns"], f"{node['name']} documents no column"
-        key = next(iter(node["columns"]))  # each YAML lists the key first
+    for node in _stored_marts(manifest):
         attached = generic_tests_on(manifest, node["unique_id"])
-        model_level = attached.get("", set())
-        assert {"unique", "not_null"} <= attached.get(key, set()) or (
-            "unique_combination" in model_level
-        ), f"{node['name']}: no unique/not_null test on {key}"
+        tested = "unique_combination" in attached.get("", set()) or any(
+            {"unique", "not_null"} <= tests for tests in attached.values()
+        )
+        assert _key_columns(node) or tested, f"{node['name']}: its key is unguarded"
 
 
 def test_marts_have_enforced_contracts_and_documented_typed_columns(manifest):
-    marts = [n for n in nodes(manifest, "model") if n["schema"] == "marts"]
-    assert {n["name"] for n in marts} >= {
+    marts = {n["name"]: n for n in nodes(manifest, "model") if n["schema"] == "marts"}
+    assert set(marts) >= {
         "fct_nibrs_incidents",
         "fct_nibrs_offenses",
         "fct_nibrs_victims",
         "fct_nibrs_offenders",
         "fct_nibrs_arrestees",
+        "fct_nibrs_properties",
+        "fct_nibrs_victim_offender_relationships",
         "fct_nibrs_group_b_arrests",
-        "dim_agencies",
-        "fct_agency_months",
-        "fct_agency_years",
-        "agency_year_stats",
+        "dim_nibrs_agencies",
+        "fct_nibrs_agency_months",
+        "fct_nibrs_agency_years",
+        "agg_nibrs_agency_year_offenses",
         "fct_chicago_crimes",
-        "chicago_arrest_stats",
+        "agg_chicago_arrests",
+        "fct_nibrs_incidents_labelled",
     }
-    for node in marts:
+    # one naming scheme: fct_ facts, dim_ dimensions, agg_ aggregates, *_labelled views
+    assert all(re.match(r"^(fct|dim|agg)_(nibrs|chicago)_", name) for name in marts), sorted(marts)
+    for node in _stored_marts(manifest):
         assert node["config"]["contract"]["enforced"], node["name"]
         for column in node["columns"].values():
             assert column["data_type"], f"{node['name']}.{column['name']} has no data_type"
             assert column["description"].strip(), f"{node['name']}.{column['name']}"
-        key = next(iter(node["columns"].values()))
-        constraints = [c["type"] for c in key["constraints"]]
-        assert "primary_key" in constraints, f"{node['name']}: its key is no primary key"
+    for name, node in marts.items():
+        if name.endswith("_labelled"):
+            assert node["config"]["materialized"] == "view", name
+            assert all(c["description"].strip() for c in node["columns"].values()), name
 
 
-def test_incremental_marts_replace_a_year_or_a_batch(manifest):
-    marts = {n["name"]: n["config"] for n in nodes(manifest, "model") if n["schema"] == "marts"}
-    for name, config in marts.items():
-        if name == "dim_agencies":
-            assert config["materialized"] == "table"
-            continue
-        assert config["materialized"] == "incremental", name
-        assert config["incremental_strategy"] == "delete+insert", name
-    assert marts["fct_nibrs_incidents"]["unique_key"] == "data_year"
-    assert marts["fct_chicago_crimes"]["unique_key"] == "id"
-    assert marts["chicago_arrest_stats"]["unique_key"] == "year"
+def test_nibrs_marts_are_year_partitions_and_chicago_marts_replace_a_batch(manifest):
+    marts = {n["name"]: n for n in _stored_marts(manifest)}
+    for name, node in marts.items():
+        config = node["config"]
+        if name.startswith(("fct_nibrs_", "agg_nibrs_")):
+            assert config["materialized"] == "year_partitions", name
+            keys = _key_columns(node)
+            assert not keys or "data_year" in keys, f"{name}: a partition's key holds its year"
+        elif name.startswith("dim_"):
+            assert config["materialized"] == "table", name
+        else:
+            assert config["materialized"] == "incremental", name
+            assert config["incremental_strategy"] == "delete+insert", name
+    assert marts["fct_chicago_crimes"]["config"]["unique_key"] == "id"
+    assert marts["agg_chicago_arrests"]["config"]["unique_key"] == "year"
 
 
 def test_ml_feature_columns_are_stable(manifest):
     """The clearance and arrest models read these by name (ml/)."""
     columns = {n["name"]: set(n["columns"]) for n in nodes(manifest, "model")}
+    incidents = columns["fct_nibrs_incidents"] | columns["fct_nibrs_incidents_labelled"]
     assert {
-        "incident_id",
+        "incident_key",
         "data_year",
         "state_abbreviation",
         "population_group",
@@ -190,7 +228,8 @@ def test_ml_feature_columns_are_stable(manifest):
         "incident_month",
         "clearance_outcome",
         "days_to_clearance",
-    } <= columns["fct_nibrs_incidents"]
+        "source_loaded_at",
+    } <= incidents
     assert {
         "id",
         "year",

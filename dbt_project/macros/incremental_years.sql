@@ -1,22 +1,21 @@
 {#-
-    Year-at-a-time incremental builds of the NIBRS marts.
+    Year-at-a-time builds of the NIBRS marts (materialization year_partitions).
 
     A data year is the unit the warehouse loads (raw partition year=YYYY), so a year is also
-    the unit the marts rebuild: `delete+insert` with `unique_key='data_year'` replaces
-    exactly the years the model selects. Which years:
+    the unit the marts rebuild. Which years:
 
       * `--vars '{nibrs_years: [2022]}'`: those years (a backfill or a repair);
-      * otherwise, on an incremental run, every year whose batch headers were loaded after
-        the mart last saw them (the loader replaces a year's partitions together, and every
-        mart row keeps the load time of its year as `source_loaded_at`);
-      * on a first build or --full-refresh without the variable, every year.
+      * otherwise, when the mart exists, every year loaded into raw after this mart last
+        built it (audit.mart_builds keeps the load each build came from), and every loaded
+        year the mart has no partition for;
+      * on a first build or --full-refresh: every loaded year.
 
     The years are looked up once per model at run time and inlined as literals, so the
     filter reaches into the staging views (PostgreSQL pushes constant filters on
     `data_year` through their DISTINCT ON and GROUP BY; a subquery it would not).
 -#}
 
-{# The years to build, or none for every year. #}
+{# The years to build, or none for every loaded year. #}
 {% macro nibrs_years_to_build() -%}
     {%- set forced = var('nibrs_years', []) -%}
     {%- if forced is string or forced is number -%}
@@ -29,24 +28,46 @@
         {%- endif -%}
         {{ return(years) }}
     {%- endif -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or should_full_refresh() or load_relation(this) is none -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set builds = load_relation(mart_builds_relation()) -%}
     {%- set changed -%}
-        select loads.data_year::integer as data_year
-        from (
-            select data_year, max(_loaded_at) as loaded_at
+        with
+
+        loads as (
+            select
+                data_year::integer as data_year,
+                max(_loaded_at) as loaded_at
             from {{ source('nibrs', 'batch_header') }}
             group by data_year
-        ) as loads
-        where loads.loaded_at > coalesce(
-            (
-                select max(built.source_loaded_at)
-                from {{ this }} as built
-                where built.data_year = loads.data_year
-            ),
-            '-infinity'::timestamptz
+        ),
+
+        builds as (
+            {%- if builds is none %}
+            select
+                null::integer as data_year,
+                null::timestamptz as source_loaded_at
+            where false
+            {%- else %}
+            select
+                data_year,
+                max(source_loaded_at) as source_loaded_at
+            from {{ builds }}
+            where model = '{{ this.identifier }}'
+            group by data_year
+            {%- endif %}
         )
+
+        select loads.data_year
+        from loads
+        left join builds
+            on loads.data_year = builds.data_year
+        where
+            builds.source_loaded_at is null
+            or loads.loaded_at > builds.source_loaded_at
+            or to_regclass('{{ this.schema }}.{{ this.identifier }}__y' || loads.data_year::text)
+            is null
         order by loads.data_year
     {%- endset -%}
     {%- set years = run_query(changed).columns[0].values() | map('int') | list -%}
@@ -54,11 +75,24 @@
     {{ return(years) }}
 {%- endmacro %}
 
+{# Every data year raw holds. #}
+{% macro nibrs_loaded_years() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set loaded -%}
+        select distinct data_year::integer
+        from {{ source('nibrs', 'batch_header') }}
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(loaded).columns[0].values() | map('int') | list) }}
+{%- endmacro %}
+
 {#
     A filter for the years above (`true` for every year). `partitioned`: the relation has the
-    loader's `_partition` (year=YYYY) too, as the NIBRS staging and intermediate views do;
-    filtering on it lets PostgreSQL skip the other years' partitions of the raw tables
-    instead of reading every year to find one.
+    loader's `_partition` (year=YYYY) too, as the NIBRS staging views do; filtering on it
+    lets PostgreSQL skip the other years' partitions of the raw tables instead of reading
+    every year to find one.
 #}
 {% macro nibrs_year_filter(years, partitioned=false) -%}
     {%- if years is none -%}
@@ -75,7 +109,7 @@
 
 {#
     When each data year's raw partition was loaded: the batch headers' load time, which
-    every NIBRS mart row carries as `source_loaded_at`.
+    audit.mart_builds records for every year a mart builds.
 #}
 {% macro nibrs_year_loads(years) -%}
     select

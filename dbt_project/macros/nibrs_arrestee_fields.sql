@@ -21,3 +21,24 @@
         {{ nibrs_code('arrestee_resident_status') }} as resident_status_code,
         {{ nibrs_code('under18_disposition') }} as under18_disposition_code
 {%- endmacro %}
+
+{#-
+    The same fields as the arrestee facts store them (fct_nibrs_arrestees,
+    fct_nibrs_group_b_arrests): codes in narrow types, no labels.
+-#}
+{% macro nibrs_arrestee_fact_columns() -%}
+        arrest_date,
+        arrest_type_code,
+        arrest_offense_code,
+        {%- for slot in range(1, 3) %}
+        armed_with_code_{{ slot }},
+        is_automatic_weapon_{{ slot }},
+        {%- endfor %}
+        age_code,
+        age_years::smallint as age_years,
+        sex_code,
+        race_code,
+        ethnicity_code,
+        resident_status_code,
+        under18_disposition_code
+{%- endmacro %}

@@ -10,39 +10,25 @@
 {%- endmacro %}
 
 {#-
-    The decoded arrest and arrestee columns that fct_nibrs_arrestees and
-    fct_nibrs_group_b_arrests share, and the joins they need. `arrests` is the alias of the
-    staged arrest rows (stg_nibrs__arrestees or stg_nibrs__group_b_arrests).
+    The labels of the arrest and arrestee codes that fct_nibrs_arrestees and
+    fct_nibrs_group_b_arrests share (their _labelled views), and the joins they need.
+    `arrests` is the alias of the fact's rows.
 -#}
-{% macro nibrs_arrestee_columns(arrests) -%}
-        {{ arrests }}.arrestee_sequence_number,
-        {{ arrests }}.arrest_transaction_number,
-        {{ arrests }}.arrest_date,
-        {{ arrests }}.arrest_type_code,
+{% macro nibrs_arrestee_labels(arrests) -%}
         arrest_type.code_label as arrest_type,
-        {{ arrests }}.arrest_offense_code,
         arrest_offense.offense_name as arrest_offense_name,
         arrest_offense.offense_group as arrest_offense_group,
         arrest_offense.crime_against as arrest_offense_crime_against,
         {%- for slot in range(1, 3) %}
-        {{ arrests }}.armed_with_code_{{ slot }},
         armed_{{ slot }}.armed_with_name as armed_with_{{ slot }},
-        {{ arrests }}.is_automatic_weapon_{{ slot }},
         {%- endfor %}
         coalesce(armed_1.is_firearm, false) or coalesce(armed_2.is_firearm, false)
             as is_armed_with_firearm,
-        {{ arrests }}.age_code,
-        {{ arrests }}.age_years,
         {{ arrests }}.age_years < 18 as is_juvenile,
-        {{ arrests }}.sex_code,
         sex.code_label as sex,
-        {{ arrests }}.race_code,
         race.code_label as race,
-        {{ arrests }}.ethnicity_code,
         ethnicity.code_label as ethnicity,
-        {{ arrests }}.resident_status_code,
         resident.code_label as resident_status,
-        {{ arrests }}.under18_disposition_code,
         disposition.code_label as under18_disposition
 {%- endmacro %}
 

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['data_year', 'source_loaded_at']}],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
@@ -18,24 +9,44 @@ offenses as (
 
 ),
 
+incidents as (
+
+    select * from {{ ref('fct_nibrs_incidents') }}
+    where {{ nibrs_year_filter(years) }}
+
+),
+
+offense_codes as (
+
+    select * from {{ ref('nibrs_offense_codes') }}
+
+),
+
 agency_years as (
 
-    select * from {{ ref('fct_agency_years') }}
+    select * from {{ ref('fct_nibrs_agency_years') }}
     where {{ nibrs_year_filter(years) }}
 
 ),
 
 offenses_classified as (
 
+    -- the incident's outcome on each of its offenses: clearance is incident-level
     select
-        data_year,
-        agency_ori,
-        incident_id,
-        clearance_outcome,
-        offense_code,
-        coalesce(offense_category, 'Unknown') as offense_category,
-        coalesce(crime_against, 'Unknown') as crime_against
+        offenses.data_year,
+        incidents.agency_ori,
+        offenses.incident_key,
+        incidents.clearance_outcome,
+        offenses.offense_code,
+        coalesce(offense_codes.offense_category, 'Unknown') as offense_category,
+        coalesce(offense_codes.crime_against, 'Unknown') as crime_against
     from offenses
+    inner join incidents
+        on
+            offenses.data_year = incidents.data_year
+            and offenses.incident_key = incidents.incident_key
+    left join offense_codes
+        on offenses.offense_code = offense_codes.offense_code
 
 ),
 
@@ -59,10 +70,10 @@ counted as (
             else 'all'
         end as category,
         count(*)::integer as offense_count,
-        count(distinct incident_id)::integer as incident_count,
-        count(distinct incident_id) filter (where clearance_outcome = 'arrest')::integer
+        count(distinct incident_key)::integer as incident_count,
+        count(distinct incident_key) filter (where clearance_outcome = 'arrest')::integer
             as cleared_by_arrest_count,
-        count(distinct incident_id) filter (where clearance_outcome = 'exceptional')::integer
+        count(distinct incident_key) filter (where clearance_outcome = 'exceptional')::integer
             as cleared_exceptionally_count
     from offenses_classified
     group by grouping sets (
@@ -105,19 +116,10 @@ stacked as (
 
 ),
 
-offense_codes as (
-
-    select * from {{ ref('nibrs_offense_codes') }}
-
-),
-
 final as (
 
     select
-        stacked.data_year::text
-        || '|' || stacked.ori
-        || '|' || stacked.category_type
-        || '|' || stacked.category as agency_year_stat_id,
+        ---------- keys
         stacked.data_year,
         stacked.ori,
         agency_years.state_abbreviation,
@@ -166,8 +168,7 @@ final as (
                 and not agency_years.is_covered_by_another_agency
                 and agency_years.population_served > 0
                 then round(stacked.incident_count * 100000.0 / agency_years.population_served, 4)
-        end as incidents_per_100k,
-        agency_years.source_loaded_at
+        end as incidents_per_100k
     from stacked
     inner join agency_years
         on

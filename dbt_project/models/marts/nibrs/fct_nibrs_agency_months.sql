@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['data_year', 'source_loaded_at']}],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
@@ -20,14 +11,8 @@ agency_months as (
 
 incidents as (
 
-    select * from {{ ref('stg_nibrs__incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
-
-),
-
-year_loads as (
-
-    {{ nibrs_year_loads(years) }}
+    select * from {{ ref('fct_nibrs_incidents') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
@@ -48,13 +33,13 @@ incidents_by_month as (
 final as (
 
     select
-        agency_months.data_year::text
-        || '|' || agency_months.ori
-        || '|' || lpad(agency_months.month_number::text, 2, '0') as agency_month_id,
-        agency_months.ori,
+        ---------- keys
         agency_months.data_year,
-        agency_months.month_number,
+        agency_months.ori,
+        agency_months.month_number::smallint as month_number,
         make_date(agency_months.data_year, agency_months.month_number, 1) as month_start,
+
+        ---------- the batch header's flags for the month
         agency_months.zero_report_submitted,
         agency_months.group_a_b_submitted,
         agency_months.window_submitted,
@@ -68,12 +53,12 @@ final as (
                     coalesce(agency_months.zero_report_submitted, false)
                     or coalesce(agency_months.group_a_b_submitted, false)
         end as is_reported,
+
+        ---------- what the file holds for the month
         coalesce(incidents_by_month.incident_count, 0) as incident_count,
-        coalesce(incidents_by_month.incident_count, 0) > 0 as has_incidents,
-        year_loads.source_loaded_at
+        coalesce(incidents_by_month.incident_count, 0) > 0 as has_incidents
+
     from agency_months
-    inner join year_loads
-        on agency_months.data_year = year_loads.data_year
     left join incidents_by_month
         on
             agency_months.data_year = incidents_by_month.data_year

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['data_year', 'source_loaded_at']}],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
@@ -20,15 +11,15 @@ batch_headers as (
 
 agency_months as (
 
-    select * from {{ ref('fct_agency_months') }}
+    select * from {{ ref('fct_nibrs_agency_months') }}
     where {{ nibrs_year_filter(years) }}
 
 ),
 
 group_b_arrests as (
 
-    select * from {{ ref('stg_nibrs__group_b_arrests') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from {{ ref('fct_nibrs_group_b_arrests') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
@@ -43,12 +34,6 @@ window_arrestees as (
 
     select * from {{ ref('stg_nibrs__window_arrestees') }}
     where {{ nibrs_year_filter(years, partitioned=true) }}
-
-),
-
-year_loads as (
-
-    {{ nibrs_year_loads(years) }}
 
 ),
 
@@ -111,7 +96,7 @@ window_arrests as (
     select
         data_year,
         agency_ori as ori,
-        count(distinct incident_id)::integer as window_arrest_clearance_count
+        count(distinct incident_key)::integer as window_arrest_clearance_count
     from window_arrestees
     where clears_incident
     group by data_year, agency_ori
@@ -127,6 +112,7 @@ combined as (
         batch_headers.state_abbreviation,
         batch_headers.population_group,
         batch_headers.agency_type_code,
+        batch_headers.country_region,
         batch_headers.is_nibrs_active,
         batch_headers.population,
         batch_headers.population_source,
@@ -175,13 +161,14 @@ combined as (
 final as (
 
     select
-        combined.data_year::text || '|' || combined.ori as agency_year_id,
-        combined.ori,
+        ---------- keys
         combined.data_year,
+        combined.ori,
         combined.agency_name,
         combined.state_abbreviation,
         combined.population_group,
         combined.agency_type_code,
+        combined.country_region,
         combined.is_nibrs_active,
         combined.population,
         combined.population_source,
@@ -206,11 +193,8 @@ final as (
         combined.incident_count,
         combined.group_b_arrest_count,
         combined.window_exceptional_clearance_count,
-        combined.window_arrest_clearance_count,
-        year_loads.source_loaded_at
+        combined.window_arrest_clearance_count
     from combined
-    inner join year_loads
-        on combined.data_year = year_loads.data_year
 
 )
 

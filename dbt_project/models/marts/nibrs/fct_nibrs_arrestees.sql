@@ -1,15 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[
-            {'columns': ['data_year', 'source_loaded_at']},
-            {'columns': ['incident_id']},
-        ],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
@@ -21,42 +9,24 @@ arrestees as (
 
 ),
 
-year_loads as (
-
-    {{ nibrs_year_loads(years) }}
-
-),
-
 final as (
 
     select
         ---------- keys
-        arrestees.arrestee_id,
-        arrestees.incident_id,
-        arrestees.data_year,
-        arrestees.ori,
-        arrestees.agency_ori,
-        arrestees.incident_date,
+        data_year,
+        incident_key,
+        arrestee_sequence_number::smallint as arrestee_sequence_number,
 
-        ---------- the arrest and the arrestee, decoded
-        {{ nibrs_arrestee_columns('arrestees') }},
-        (arrestees.arrest_date - arrestees.incident_date) as days_from_incident_to_arrest,
-        arrestees.multiple_arrestee_indicator,
-        multiple.code_label as multiple_arrestee,
+        ---------- the arrest and the arrestee, as codes
+        arrest_transaction_number,
+        {{ nibrs_arrestee_fact_columns() }},
+        (arrest_date - incident_date)::smallint as days_from_incident_to_arrest,
+        multiple_arrestee_indicator,
         -- one arrest that clears several incidents has one C segment and M ones
         -- elsewhere: count C and N as arrests, skip M (reference §6)
-        coalesce(arrestees.multiple_arrestee_indicator, 'N') <> 'M' as is_counted_arrest,
-
-        ---------- lineage
-        year_loads.source_loaded_at
+        coalesce(multiple_arrestee_indicator, 'N') <> 'M' as is_counted_arrest
 
     from arrestees
-    inner join year_loads
-        on arrestees.data_year = year_loads.data_year
-    {{ nibrs_arrestee_joins('arrestees') }}
-    {{ nibrs_label_join(
-        'multiple_arrestee_indicator', 'arrestees.multiple_arrestee_indicator', 'multiple'
-    ) }}
 
 )
 

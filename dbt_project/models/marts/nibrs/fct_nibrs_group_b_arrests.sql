@@ -1,49 +1,28 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['data_year', 'source_loaded_at']}],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
 
-group_b_arrests as (
+arrests as (
 
     select * from {{ ref('stg_nibrs__group_b_arrests') }}
     where {{ nibrs_year_filter(years, partitioned=true) }}
 
 ),
 
-year_loads as (
-
-    {{ nibrs_year_loads(years) }}
-
-),
-
 final as (
 
     select
-        ---------- keys: Group B arrests are linked to no incident
-        group_b_arrests.group_b_arrest_id,
-        group_b_arrests.data_year,
-        group_b_arrests.ori,
-        group_b_arrests.agency_ori,
-        group_b_arrests.state_code,
+        ---------- keys: a Group B arrest belongs to no incident
+        data_year,
+        ori,
+        arrest_transaction_number,
+        arrestee_sequence_number::smallint as arrestee_sequence_number,
+        agency_ori,
 
-        ---------- the arrest and the arrestee, decoded
-        {{ nibrs_arrestee_columns('group_b_arrests') }},
+        ---------- the arrest and the arrestee, as codes
+        {{ nibrs_arrestee_fact_columns() }}
 
-        ---------- lineage
-        year_loads.source_loaded_at
-
-    from group_b_arrests
-    inner join year_loads
-        on group_b_arrests.data_year = year_loads.data_year
-    {{ nibrs_arrestee_joins('group_b_arrests') }}
+    from arrests
 
 )
 

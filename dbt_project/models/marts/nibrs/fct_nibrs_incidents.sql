@@ -1,71 +1,66 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[
-            {'columns': ['data_year', 'source_loaded_at']},
-            {'columns': ['agency_ori', 'data_year']},
-        ],
-    )
-}}
+{#-
+    The year's typed incidents are staged in a temporary table and analyzed before the
+    joins: from the view, incident_key is an expression PostgreSQL has no statistics for,
+    so it took every join on it to match 1 in 200 rows, estimated a year of 20 000
+    incidents at 10^12 rows after six joins, and hashed it in thousands of batches (36 s,
+    and minutes more as the year grew). The temporary table goes with the transaction.
+-#}
+{{ config(pre_hook=[
+    "create temporary table nibrs_incidents_staged on commit drop as
+     select * from {{ ref('stg_nibrs__incidents') }}
+     where {{ nibrs_year_filter(nibrs_years_to_build(), partitioned=true) }}",
+    "analyze nibrs_incidents_staged",
+]) }}
+-- depends_on: {{ ref('stg_nibrs__incidents') }}
 {%- set years = nibrs_years_to_build() %}
 
 with
 
 incidents as (
 
-    select * from {{ ref('stg_nibrs__incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
-
-),
-
-batch_headers as (
-
-    select * from {{ ref('stg_nibrs__batch_headers') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from nibrs_incidents_staged
 
 ),
 
 offenses as (
 
-    select * from {{ ref('int_nibrs_offenses_aggregated_to_incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from {{ ref('fct_nibrs_offenses') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
 victims as (
 
-    select * from {{ ref('int_nibrs_victims_aggregated_to_incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from {{ ref('fct_nibrs_victims') }}
+    where {{ nibrs_year_filter(years) }}
+
+),
+
+first_relationships as (
+
+    select * from {{ ref('fct_nibrs_victim_offender_relationships') }}
+    where {{ nibrs_year_filter(years) }} and relationship_slot = 1
 
 ),
 
 offenders as (
 
-    select * from {{ ref('int_nibrs_offenders_aggregated_to_incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from {{ ref('fct_nibrs_offenders') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
 arrestees as (
 
-    select * from {{ ref('int_nibrs_arrestees_aggregated_to_incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
+    select * from {{ ref('fct_nibrs_arrestees') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
 properties as (
 
-    select * from {{ ref('int_nibrs_properties_aggregated_to_incidents') }}
-    where {{ nibrs_year_filter(years, partitioned=true) }}
-
-),
-
-year_loads as (
-
-    {{ nibrs_year_loads(years) }}
+    select * from {{ ref('fct_nibrs_properties') }}
+    where {{ nibrs_year_filter(years) }}
 
 ),
 
@@ -75,9 +70,15 @@ offense_codes as (
 
 ),
 
-location_types as (
+weapon_codes as (
 
-    select * from {{ ref('nibrs_location_types') }}
+    select * from {{ ref('nibrs_weapon_force_codes') }}
+
+),
+
+victim_types as (
+
+    select * from {{ ref('nibrs_victim_types') }}
 
 ),
 
@@ -87,48 +88,139 @@ clearance_codes as (
 
 ),
 
-agency_types as (
+---------- what each segment says about its incident, as known when it was reported
 
-    select * from {{ ref('nibrs_agency_types') }}
+offenses_by_incident as (
+
+    select
+        offenses.data_year,
+        offenses.incident_key,
+        count(*)::smallint as offense_count,
+        -- the primary offense: the most serious by the UCR hierarchy (seed
+        -- nibrs_offense_codes.hierarchy_rank), and where it happened
+        (array_agg(
+            offenses.offense_code
+            order by offense_codes.hierarchy_rank asc nulls last, offenses.offense_code asc
+        ))[1] as primary_offense_code,
+        (array_agg(
+            offenses.location_type_code
+            order by offense_codes.hierarchy_rank asc nulls last, offenses.offense_code asc
+        ))[1] as location_type_code,
+        coalesce(bool_or(offense_codes.crime_against = 'Person'), false)
+            as has_crime_against_person,
+        coalesce(bool_or(offense_codes.crime_against = 'Property'), false)
+            as has_crime_against_property,
+        coalesce(bool_or(offense_codes.crime_against = 'Society'), false)
+            as has_crime_against_society,
+        coalesce(bool_and(offenses.attempted_completed_code = 'A'), false) as is_attempted_only,
+        coalesce(
+            bool_or(
+                coalesce(weapon_1.is_weapon_or_force, false)
+                or coalesce(weapon_2.is_weapon_or_force, false)
+                or coalesce(weapon_3.is_weapon_or_force, false)
+            ),
+            false
+        ) as has_weapon,
+        coalesce(
+            bool_or(
+                coalesce(weapon_1.is_firearm, false)
+                or coalesce(weapon_2.is_firearm, false)
+                or coalesce(weapon_3.is_firearm, false)
+            ),
+            false
+        ) as has_firearm,
+        {%- for code, name in [('A', 'alcohol'), ('D', 'drugs'), ('C', 'computer')] %}
+        coalesce(bool_or('{{ code }}' in (
+            offenses.offender_suspected_of_using_1,
+            offenses.offender_suspected_of_using_2,
+            offenses.offender_suspected_of_using_3
+        )), false) as offender_used_{{ name }},
+        {%- endfor %}
+        coalesce(bool_or(offenses.bias_motivation_code not in ('88', '99')), false)
+            as is_bias_motivated
+    from offenses
+    left join offense_codes
+        on offenses.offense_code = offense_codes.offense_code
+    {%- for slot in range(1, 4) %}
+    left join weapon_codes as weapon_{{ slot }}
+        on offenses.weapon_force_code_{{ slot }} = weapon_{{ slot }}.weapon_force_code
+    {%- endfor %}
+    group by offenses.data_year, offenses.incident_key
 
 ),
 
-cleared as (
+victims_by_incident as (
 
-    -- Clearance is incident-level (reference §6): by arrest when an arrestee segment exists
-    -- (or the 01 declares one), exceptionally when the 01 has reason A-E and there is no
-    -- arrest (an arrest takes priority, as Kaplan does), otherwise open.
     select
-        incidents.*,
-        coalesce(arrestees.arrestee_count, 0) as arrestee_count,
-        arrestees.first_arrest_date,
-        coalesce(arrestees.arrestee_count, 0) > 0
-        or coalesce(incidents.declared_arrestee_count, 0) > 0 as is_cleared_by_arrest,
-        coalesce(clearance_codes.is_exceptionally_cleared, false) as has_exceptional_clearance
-    from incidents
-    left join arrestees
-        on
-            incidents.data_year = arrestees.data_year
-            and incidents.incident_id = arrestees.incident_id
-    left join clearance_codes
-        on incidents.cleared_exceptionally_code = clearance_codes.cleared_exceptionally_code
+        victims.data_year,
+        victims.incident_key,
+        count(*)::smallint as victim_count,
+        (count(*) filter (where victim_types.is_person))::smallint as person_victim_count,
+        coalesce(bool_or(victims.victim_type_code = 'B'), false) as has_business_victim,
+        coalesce(bool_or(victims.victim_type_code = 'L'), false) as has_officer_victim,
+        coalesce(bool_or(victims.age_years < 18) filter (where victim_types.is_person), false)
+            as has_juvenile_victim,
+        coalesce(bool_or(victims.injury_codes <> 'N'), false) as has_injured_victim
+    from victims
+    left join victim_types
+        on victims.victim_type_code = victim_types.victim_type_code
+    group by victims.data_year, victims.incident_key
 
 ),
 
-outcomes as (
+relationships_by_incident as (
+
+    -- the lowest-numbered victim's first recorded relationship
+    select
+        data_year,
+        incident_key,
+        (array_agg(relationship_code order by victim_sequence_number asc))[1]
+            as victim_offender_relationship_code
+    from first_relationships
+    where relationship_code is not null
+    group by data_year, incident_key
+
+),
+
+offenders_by_incident as (
 
     select
-        *,
-        case
-            when is_cleared_by_arrest then 'arrest'
-            when has_exceptional_clearance then 'exceptional'
-            else 'open'
-        end as clearance_outcome,
-        case
-            when is_cleared_by_arrest then first_arrest_date
-            when has_exceptional_clearance then exceptional_clearance_date
-        end as clearance_date
-    from cleared
+        data_year,
+        incident_key,
+        (count(*) filter (where not is_unknown_offender))::smallint as offender_count,
+        coalesce(bool_or(is_unknown_offender), false) as has_unknown_offender
+    from offenders
+    group by data_year, incident_key
+
+),
+
+arrestees_by_incident as (
+
+    select
+        data_year,
+        incident_key,
+        count(*)::smallint as arrestee_count,
+        min(arrest_date) as first_arrest_date
+    from arrestees
+    group by data_year, incident_key
+
+),
+
+properties_by_incident as (
+
+    select
+        data_year,
+        incident_key,
+        -- loss type 7 = stolen, 4 = destroyed/damaged; the "unknown value" sentinel is null
+        coalesce(sum(property_value) filter (where loss_type_code = '7'), 0)::bigint
+            as stolen_property_value,
+        coalesce(sum(property_value) filter (where loss_type_code = '4'), 0)::bigint
+            as damaged_property_value,
+        coalesce(bool_or(is_property_value_unknown), false) as has_unknown_property_value,
+        coalesce(bool_or(loss_type_code = '6' and property_description_code = '10'), false)
+            as has_drugs_seized
+    from properties
+    group by data_year, incident_key
 
 ),
 
@@ -136,121 +228,100 @@ final as (
 
     select
         ---------- keys
-        outcomes.incident_id,
-        outcomes.data_year,
-        outcomes.ori,
-        outcomes.incident_number,
-        outcomes.agency_ori,
-
-        ---------- the agency, as its batch header describes it that year
-        outcomes.state_code,
-        batch_headers.state_abbreviation,
-        batch_headers.population_group,
-        batch_headers.agency_type_code,
-        agency_types.agency_type_name,
-        batch_headers.country_region,
-        batch_headers.population as agency_population,
+        incidents.data_year,
+        incidents.incident_key,
+        incidents.ori,
+        incidents.incident_number,
+        incidents.agency_ori,
 
         ---------- when
-        outcomes.incident_date,
-        outcomes.is_report_date,
-        outcomes.incident_hour,
-        extract(month from outcomes.incident_date)::integer as incident_month,
-        -- 0 = Monday ... 6 = Sunday, as Python's weekday()
-        (extract(isodow from outcomes.incident_date)::integer - 1) as incident_day_of_week,
-        extract(isodow from outcomes.incident_date) >= 6 as is_weekend,
-        outcomes.incident_hour >= 18 or outcomes.incident_hour < 6 as is_night,
+        incidents.incident_date,
+        incidents.is_report_date,
+        incidents.incident_hour::smallint as incident_hour,
 
         ---------- what happened: attributes known when the incident was reported
-        offenses.primary_offense_code,
-        offense_codes.offense_name as primary_offense_name,
-        offense_codes.offense_category as primary_offense_category,
-        offense_codes.crime_against as primary_crime_against,
-        offense_codes.index_crime_class as primary_index_crime_class,
-        offenses.location_type_code,
-        location_types.location_type_name,
-        coalesce(offenses.offense_count, 0) as offense_count,
-        coalesce(offenses.has_crime_against_person, false) as has_crime_against_person,
-        coalesce(offenses.has_crime_against_property, false) as has_crime_against_property,
-        coalesce(offenses.has_crime_against_society, false) as has_crime_against_society,
-        coalesce(offenses.is_attempted_only, false) as is_attempted_only,
-        coalesce(offenses.has_weapon, false) as has_weapon,
-        coalesce(offenses.has_firearm, false) as has_firearm,
-        coalesce(offenses.offender_used_alcohol, false) as offender_used_alcohol,
-        coalesce(offenses.offender_used_drugs, false) as offender_used_drugs,
-        coalesce(offenses.offender_used_computer, false) as offender_used_computer,
-        coalesce(offenses.is_bias_motivated, false) as is_bias_motivated,
-        coalesce(outcomes.is_cargo_theft, false) as is_cargo_theft,
-        coalesce(victims.victim_count, 0) as victim_count,
-        coalesce(victims.person_victim_count, 0) as person_victim_count,
-        coalesce(victims.has_business_victim, false) as has_business_victim,
-        coalesce(victims.has_officer_victim, false) as has_officer_victim,
-        coalesce(victims.has_juvenile_victim, false) as has_juvenile_victim,
-        coalesce(victims.has_injured_victim, false) as has_injured_victim,
-        victims.relationship_group as victim_offender_relationship_group,
-        coalesce(offenders.offender_count, 0) as offender_count,
-        coalesce(offenders.has_unknown_offender, false) as has_unknown_offender,
-        coalesce(properties.stolen_property_value, 0) as stolen_property_value,
-        coalesce(properties.damaged_property_value, 0) as damaged_property_value,
-        coalesce(properties.has_unknown_property_value, false) as has_unknown_property_value,
-        coalesce(properties.has_drugs_seized, false) as has_drugs_seized,
+        offenses_by_incident.primary_offense_code,
+        offenses_by_incident.location_type_code,
+        coalesce(offenses_by_incident.offense_count, 0)::smallint as offense_count,
+        coalesce(offenses_by_incident.has_crime_against_person, false)
+            as has_crime_against_person,
+        coalesce(offenses_by_incident.has_crime_against_property, false)
+            as has_crime_against_property,
+        coalesce(offenses_by_incident.has_crime_against_society, false)
+            as has_crime_against_society,
+        coalesce(offenses_by_incident.is_attempted_only, false) as is_attempted_only,
+        coalesce(offenses_by_incident.has_weapon, false) as has_weapon,
+        coalesce(offenses_by_incident.has_firearm, false) as has_firearm,
+        coalesce(offenses_by_incident.offender_used_alcohol, false) as offender_used_alcohol,
+        coalesce(offenses_by_incident.offender_used_drugs, false) as offender_used_drugs,
+        coalesce(offenses_by_incident.offender_used_computer, false) as offender_used_computer,
+        coalesce(offenses_by_incident.is_bias_motivated, false) as is_bias_motivated,
+        coalesce(incidents.is_cargo_theft, false) as is_cargo_theft,
+        coalesce(victims_by_incident.victim_count, 0)::smallint as victim_count,
+        coalesce(victims_by_incident.person_victim_count, 0)::smallint as person_victim_count,
+        coalesce(victims_by_incident.has_business_victim, false) as has_business_victim,
+        coalesce(victims_by_incident.has_officer_victim, false) as has_officer_victim,
+        coalesce(victims_by_incident.has_juvenile_victim, false) as has_juvenile_victim,
+        coalesce(victims_by_incident.has_injured_victim, false) as has_injured_victim,
+        relationships_by_incident.victim_offender_relationship_code,
+        coalesce(offenders_by_incident.offender_count, 0)::smallint as offender_count,
+        coalesce(offenders_by_incident.has_unknown_offender, false) as has_unknown_offender,
+        coalesce(properties_by_incident.stolen_property_value, 0) as stolen_property_value,
+        coalesce(properties_by_incident.damaged_property_value, 0) as damaged_property_value,
+        coalesce(properties_by_incident.has_unknown_property_value, false)
+            as has_unknown_property_value,
+        coalesce(properties_by_incident.has_drugs_seized, false) as has_drugs_seized,
 
-        ---------- clearance (the outcome; never a feature)
-        outcomes.clearance_outcome,
-        outcomes.clearance_outcome <> 'open' as is_cleared,
-        outcomes.is_cleared_by_arrest,
-        outcomes.clearance_outcome = 'exceptional' as is_cleared_exceptionally,
-        outcomes.cleared_exceptionally_code,
+        ---------- clearance (the outcome; never a feature). Incident-level (reference §6):
+        -- by arrest when an arrestee segment exists (or the 01 declares one), exceptionally
+        -- when the 01 has reason A-E and there is no arrest (an arrest takes priority, as
+        -- Kaplan does), otherwise open.
         case
-            when outcomes.clearance_outcome = 'exceptional'
-                then clearance_codes.cleared_exceptionally_name
-        end as exceptional_clearance_reason,
-        outcomes.exceptional_clearance_date,
-        outcomes.first_arrest_date,
-        outcomes.arrestee_count,
-        outcomes.clearance_date,
-        (outcomes.clearance_date - outcomes.incident_date) as days_to_clearance,
+            when
+                arrestees_by_incident.arrestee_count > 0
+                or coalesce(incidents.declared_arrestee_count, 0) > 0
+                then 'arrest'
+            when coalesce(clearance_codes.is_exceptionally_cleared, false) then 'exceptional'
+            else 'open'
+        end as clearance_outcome,
+        incidents.cleared_exceptionally_code,
+        incidents.exceptional_clearance_date,
+        arrestees_by_incident.first_arrest_date,
+        coalesce(arrestees_by_incident.arrestee_count, 0)::smallint as arrestee_count,
 
         ---------- declared by the 01, for checks against the child records
-        outcomes.declared_offense_count,
-        outcomes.declared_victim_count,
-        outcomes.declared_offender_count,
-        outcomes.declared_arrestee_count,
+        incidents.declared_offense_count::smallint as declared_offense_count,
+        incidents.declared_victim_count::smallint as declared_victim_count,
+        incidents.declared_offender_count::smallint as declared_offender_count,
+        incidents.declared_arrestee_count::smallint as declared_arrestee_count
 
-        ---------- lineage
-        year_loads.source_loaded_at
-
-    from outcomes
-    inner join year_loads
-        on outcomes.data_year = year_loads.data_year
-    left join batch_headers
-        on
-            outcomes.data_year = batch_headers.data_year
-            and outcomes.agency_ori = batch_headers.ori
-    left join offenses
-        on
-            outcomes.data_year = offenses.data_year
-            and outcomes.incident_id = offenses.incident_id
-    left join victims
-        on
-            outcomes.data_year = victims.data_year
-            and outcomes.incident_id = victims.incident_id
-    left join offenders
-        on
-            outcomes.data_year = offenders.data_year
-            and outcomes.incident_id = offenders.incident_id
-    left join properties
-        on
-            outcomes.data_year = properties.data_year
-            and outcomes.incident_id = properties.incident_id
-    left join offense_codes
-        on offenses.primary_offense_code = offense_codes.offense_code
-    left join location_types
-        on offenses.location_type_code = location_types.location_type_code
+    from incidents
     left join clearance_codes
-        on outcomes.cleared_exceptionally_code = clearance_codes.cleared_exceptionally_code
-    left join agency_types
-        on batch_headers.agency_type_code = agency_types.agency_type_code
+        on incidents.cleared_exceptionally_code = clearance_codes.cleared_exceptionally_code
+    left join offenses_by_incident
+        on
+            incidents.data_year = offenses_by_incident.data_year
+            and incidents.incident_key = offenses_by_incident.incident_key
+    left join victims_by_incident
+        on
+            incidents.data_year = victims_by_incident.data_year
+            and incidents.incident_key = victims_by_incident.incident_key
+    left join relationships_by_incident
+        on
+            incidents.data_year = relationships_by_incident.data_year
+            and incidents.incident_key = relationships_by_incident.incident_key
+    left join offenders_by_incident
+        on
+            incidents.data_year = offenders_by_incident.data_year
+            and incidents.incident_key = offenders_by_incident.incident_key
+    left join arrestees_by_incident
+        on
+            incidents.data_year = arrestees_by_incident.data_year
+            and incidents.incident_key = arrestees_by_incident.incident_key
+    left join properties_by_incident
+        on
+            incidents.data_year = properties_by_incident.data_year
+            and incidents.incident_key = properties_by_incident.incident_key
 
 )
 

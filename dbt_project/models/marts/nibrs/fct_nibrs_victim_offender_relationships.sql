@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='data_year',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['data_year', 'source_loaded_at']}],
-    )
-}}
 {%- set years = nibrs_years_to_build() %}
 
 with
@@ -18,66 +9,48 @@ victims as (
 
 ),
 
-year_loads as (
+slots as (
 
-    {{ nibrs_year_loads(years) }}
-
-),
-
-relationships as (
-
-    select * from {{ ref('nibrs_relationship_codes') }}
-
-),
-
-unpivoted as (
-
-    -- the victim's ten (offender number, relationship) slots, one row each when used
-    {%- for slot in range(1, 11) %}
+    -- the victim's ten (offender number, relationship) slots, one row each when used:
+    -- one pass over the victims, not one per slot
     select
-        data_year,
-        incident_id,
-        victim_id,
-        ori,
-        agency_ori,
-        {{ slot }} as relationship_slot,
-        offender_number_related_{{ slot }} as offender_sequence_number,
-        relationship_code_{{ slot }} as relationship_code
+        victims.data_year,
+        victims.incident_key,
+        victims.victim_sequence_number::smallint as victim_sequence_number,
+        used.relationship_slot::smallint as relationship_slot,
+        used.offender_sequence_number::smallint as offender_sequence_number,
+        used.relationship_code
     from victims
-    where offender_number_related_{{ slot }} is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    cross join
+        lateral (
+            values
+            {%- for slot in range(1, 11) %}
+            (
+                {{ slot }},
+                victims.offender_number_related_{{ slot }},
+                victims.relationship_code_{{ slot }}
+            ){% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as used (relationship_slot, offender_sequence_number, relationship_code)
+    where used.offender_sequence_number is not null
 
 ),
 
 final as (
 
     select
-        unpivoted.victim_id || '|' || unpivoted.relationship_slot::text as relationship_id,
-        unpivoted.victim_id,
-        unpivoted.incident_id,
-        unpivoted.data_year,
-        unpivoted.ori,
-        unpivoted.agency_ori,
-        unpivoted.relationship_slot,
-        unpivoted.offender_sequence_number,
-        -- 00: the offender is unknown, and so is the relationship
-        case
-            when unpivoted.offender_sequence_number > 0
-                then unpivoted.incident_id || '|' || unpivoted.offender_sequence_number::text
-        end as offender_id,
-        unpivoted.relationship_code,
-        relationships.relationship_name,
-        relationships.relationship_group,
-        relationships.harmonized_group,
-        year_loads.source_loaded_at
-    from unpivoted
-    inner join year_loads
-        on unpivoted.data_year = year_loads.data_year
-    left join relationships
-        on unpivoted.relationship_code = relationships.relationship_code
+        ---------- keys
+        data_year,
+        incident_key,
+        victim_sequence_number,
+        relationship_slot,
+
+        ---------- the offender (00: unknown, and so is the relationship) and what the
+        -- victim was to them
+        offender_sequence_number,
+        relationship_code
+
+    from slots
 
 )
 

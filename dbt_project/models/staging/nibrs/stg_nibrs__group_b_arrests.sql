@@ -11,10 +11,6 @@ renamed as (
     select
         ---------- keys: a Group B arrest is linked to no incident; the incident-number and
         -- incident-date slots hold the arrest transaction number and the arrest date
-        data_year::text
-        || '|' || {{ nibrs_code('ori') }}
-        || '|' || {{ nibrs_text('arrest_transaction_number') }}
-        || '|' || {{ nibrs_integer('arrestee_sequence_number') }}::text as group_b_arrest_id,
         data_year::integer as data_year,
         {{ nibrs_code('ori') }} as ori,
         coalesce({{ nibrs_code('bh_ori') }}, {{ nibrs_code('ori') }}) as agency_ori,

@@ -10,11 +10,8 @@ renamed as (
 
     select
         ---------- keys
-        {{ nibrs_incident_id('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
-        || '|' || coalesce({{ nibrs_text('type_property_loss') }}, '-')
-        || '|' || coalesce({{ nibrs_text('property_description') }}, '--') as property_id,
-        {{ nibrs_incident_id('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
-            as incident_id,
+        {{ nibrs_incident_key('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
+            as incident_key,
         data_year::integer as data_year,
         {{ nibrs_code('ori') }} as ori,
         {{ nibrs_text('incident_number') }} as incident_number,

@@ -10,10 +10,8 @@ renamed as (
 
     select
         ---------- keys: window records belong to incidents that are not in the file
-        {{ nibrs_incident_id('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
-        || '|' || {{ nibrs_integer('arrestee_sequence_number') }}::text as window_arrestee_id,
-        {{ nibrs_incident_id('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
-            as incident_id,
+        {{ nibrs_incident_key('data_year', nibrs_code('ori'), nibrs_text('incident_number')) }}
+            as incident_key,
         data_year::integer as data_year,
         {{ nibrs_code('ori') }} as ori,
         {{ nibrs_text('incident_number') }} as incident_number,
