@@ -79,6 +79,9 @@ class ModelSpec:
     maturity_days: int = 0  # the newest days, whose labels are still filling in, are left out
     options: dict = field(default_factory=dict)
     forbidden: tuple[str, ...] = ()  # mart columns that must never be features
+    # False when a key names a row only within its partition (a NIBRS incident_key is a hash
+    # within its data year): scores are then matched on (partition, key)
+    key_unique_across_partitions: bool = True
 
     @property
     def feature_names(self) -> list[str]:
@@ -170,7 +173,7 @@ CLEARANCE_FORBIDDEN = (
     "has_drugs_seized",
     "has_juvenile_victim",
     "source_loaded_at",
-    "incident_id",
+    "incident_key",
     "incident_number",
 )
 # known about the offender: often only because of the arrest (reference §6, edit 558)
@@ -178,6 +181,7 @@ OFFENDER_KNOWN = (
     "has_unknown_offender",
     "offender_count",
     "victim_offender_relationship_group",
+    "victim_offender_relationship_code",
     "declared_offender_count",
 )
 ARREST_FORBIDDEN = (
@@ -283,9 +287,10 @@ def clearance_spec(*, offender_known: bool = False) -> ModelSpec:
         ]
     spec = ModelSpec(
         model="clearance",
-        mart="fct_nibrs_incidents",
-        key="incident_id",
-        key_type="text",
+        # the narrow fact with the agency's attributes and the derived times joined
+        mart="fct_nibrs_incidents_labelled",
+        key="incident_key",
+        key_type="bigint",
         time_column="incident_date",
         partition_column="data_year",
         label_sql="case clearance_outcome when 'arrest' then 1 when 'exceptional' then 2 "
@@ -297,6 +302,7 @@ def clearance_spec(*, offender_known: bool = False) -> ModelSpec:
         maturity_days=0,
         options={"offender_known": offender_known},
         forbidden=CLEARANCE_FORBIDDEN,
+        key_unique_across_partitions=False,
     )
     check_leakage(spec)
     return spec

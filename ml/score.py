@@ -1,19 +1,25 @@
-"""Scoring with the champion: mart rows into ``ml.<model>_scores``, or a user's CSV.
+"""Scoring with the champion: mart rows into ``ml.<model>_scores``.
 
 Batch scoring (``score(settings, model)``, the DAG's task and ``crimewh score <model>``)
-finds the partitions of the mart (a Chicago year, a NIBRS data year) holding rows that the
-champion has not scored, or whose mart row was reloaded since, and replaces each such
-partition of the scores table in one transaction: a rerun scores nothing twice, a failed
-run leaves the previous scores, and a new champion rescores everything. Each row gets the
-probability, the model version, when it was scored and the three features that moved its
-log-odds most (XGBoost's ``pred_contribs``), with the row's value of each. By default the
+finds the partitions of the mart (a Chicago year, a NIBRS data year) that the champion has
+not scored, or whose mart rows were reloaded since, and replaces each such partition of the
+scores table in one transaction: the scores go into a new table, which then takes the old
+one's place (detach, attach), so a rerun scores nothing twice, a failed run leaves the
+previous scores, and a new champion rescores everything. Rows are read, scored and written
+a batch at a time (``BATCH_ROWS``), so memory stays the same whatever a partition's size.
+
+Each row keeps what differs from row to row, in narrow types: the probability (and the
+three class probabilities for clearance), and the three features that moved its log-odds
+most (XGBoost's ``pred_contribs``) as indexes into the model's feature list
+(``ml.model_features``), with the row's value of each and the contribution. What is the same
+for a whole partition, the model version, when it was scored, the mart load it scored and
+the contribution method, is kept once, in ``ml.<model>_score_partitions``. By default the
 contributions are Saabas's path attributions (``approx_contribs``): exact TreeSHAP costs
 O(trees x leaves x depth^2) per row, about 0.6 ms a row for a depth-8 model on two threads,
 so rescoring Chicago's history after a promotion would take over an hour, where the
 approximation takes seconds. The two agree on the top feature for 96% of NIBRS rows but only
 67% of Chicago rows (primary type and FBI code share the credit differently), so
-``contributions="shap"`` asks for the exact values where they matter; the
-``contribution_method`` column says which a row has.
+``contributions="shap"`` asks for the exact values where they matter.
 
 A user's CSV of Chicago crimes (``crimewh score arrest --file``) is scored by
 ``ml.csv_scoring``.
@@ -43,6 +49,7 @@ TOP_CONTRIBUTIONS = 3
 BATCH_ROWS = 200_000
 CONTRIBUTION_METHODS = ("saabas", "shap")  # approx_contribs, or exact TreeSHAP
 CLASS_COLUMNS = ("p_open", "p_arrest", "p_exceptional")
+FEATURES_TABLE = f"{SCHEMA}.model_features"
 
 
 def _progress(message: str) -> None:
@@ -54,45 +61,68 @@ def scores_table(model: str) -> str:
     return identifier(f"{SCHEMA}.{model}_scores")
 
 
+def partitions_table(model: str) -> str:
+    return identifier(f"{SCHEMA}.{model}_score_partitions")
+
+
 def _ddl(loaded: LoadedModel) -> str:
     spec = loaded.features.spec
     contributions = ",\n".join(
-        f"    top_feature_{k} text,\n    top_value_{k} text,\n"
-        f"    top_contribution_{k} double precision"
+        f"    top_feature_{k} smallint,\n    top_value_{k} text,\n    top_contribution_{k} real"
         for k in range(1, TOP_CONTRIBUTIONS + 1)
     )
-    classes = "".join(f"    {c} double precision,\n" for c in CLASS_COLUMNS)
+    classes = "".join(f"    {c} real,\n" for c in CLASS_COLUMNS)
     return (
         f"create table if not exists {scores_table(spec.model)} (\n"
-        f"    {spec.key} {spec.key_type} primary key,\n"
         "    scored_partition text not null,\n"
-        "    probability double precision not null,\n"
+        f"    {spec.key} {spec.key_type} not null,\n"
+        "    probability real not null,\n"
         + (classes if loaded.class_booster is not None else "")
-        + "    model_version text not null,\n"
+        + f"{contributions}\n) partition by list (scored_partition)"
+    )
+
+
+def _partitions_ddl(model: str) -> str:
+    return (
+        f"create table if not exists {partitions_table(model)} (\n"
+        "    scored_partition text primary key,\n"
+        "    model_version text not null,\n"
         "    scored_at timestamptz not null,\n"
         "    source_loaded_at timestamptz,\n"
         "    contribution_method text not null,\n"
-        f"{contributions}\n)"
+        "    rows bigint not null\n)"
     )
+
+
+FEATURES_DDL = (
+    f"create table if not exists {FEATURES_TABLE} (\n"
+    "    model text not null,\n"
+    "    model_version text not null,\n"
+    "    feature_index smallint not null,\n"
+    "    feature_name text not null,\n"
+    "    primary key (model, model_version, feature_index)\n)"
+)
 
 
 def _comment(loaded: LoadedModel) -> str:
     spec = loaded.features.spec
     return (
         f"comment on table {scores_table(spec.model)} is 'P({spec.positive_class}) per "
-        f"{spec.mart} row from the champion {spec.model} model; top_contribution_k are "
-        "log-odds contributions (contribution_method: saabas = XGBoost approx_contribs, "
-        "shap = exact TreeSHAP). Decision support only, never the sole basis for a decision.'"
+        f"{spec.mart} row from the champion {spec.model} model, one partition per "
+        f"{spec.partition_column}; {partitions_table(spec.model)} says which version scored "
+        "each partition and when; top_feature_k indexes ml.model_features and "
+        "top_contribution_k is its log-odds contribution. Decision support only, never the "
+        "sole basis for a decision.'"
     )
 
 
 def top_contributions(loaded: LoadedModel, matrix: np.ndarray, contributions: np.ndarray):
     """Per row, the ``TOP_CONTRIBUTIONS`` features with the largest |contribution|: their
-    names, the row's values (as a person reads them) and the contributions."""
+    indexes in the model's feature list, the row's values (as a person reads them) and the
+    contributions. ``feature_names(loaded)[index]`` names them."""
     import numpy as np
 
     fitted = loaded.features
-    names = np.array(fitted.spec.feature_names, dtype=object)
     values = contributions[:, :-1]  # the last column is the bias
     k = min(TOP_CONTRIBUTIONS, values.shape[1])
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
@@ -112,12 +142,17 @@ def top_contributions(loaded: LoadedModel, matrix: np.ndarray, contributions: np
         else:
             text[known] = [f"{v:g}" for v in raw[known]]
         shown[where] = text
-    return names[order], shown, picked
+    return order, shown, picked
 
 
-def _scores_batch(
-    loaded: LoadedModel, rows: pa.Table, scored_at: datetime, method: str
-) -> pa.Table:
+def feature_names(loaded: LoadedModel):
+    """The model's features by index, as ``top_contributions`` numbers them."""
+    import numpy as np
+
+    return np.array(loaded.features.spec.feature_names, dtype=object)
+
+
+def _scores_batch(loaded: LoadedModel, rows: pa.Table, method: str) -> pa.Table:
     import numpy as np
     import pyarrow as pa
     import xgboost as xgb
@@ -136,38 +171,34 @@ def _scores_batch(
     contributions = loaded.booster.predict(
         dmatrix, pred_contribs=True, approx_contribs=method == "saabas"
     )
-    names, shown, picked = top_contributions(loaded, matrix, contributions)
+    order, shown, picked = top_contributions(loaded, matrix, contributions)
     key_type = pa.int64() if spec.key_type == "bigint" else pa.string()
+    n = rows.num_rows
     columns = {
-        spec.key: rows.column("row_key").cast(key_type),
         "scored_partition": rows.column("scored_partition"),
-        "probability": pa.array(probability.astype(np.float64)),
+        spec.key: rows.column("row_key").cast(key_type),
+        "probability": pa.array(probability.astype(np.float32)),
     }
     if loaded.class_booster is not None:
-        classes = loaded.class_booster.predict(dmatrix).astype(np.float64)
+        classes = loaded.class_booster.predict(dmatrix).astype(np.float32)
         for j, name in enumerate(CLASS_COLUMNS):
             columns[name] = pa.array(classes[:, j])
-    n = rows.num_rows
-    columns["model_version"] = pa.array([loaded.version] * n, pa.string())
-    columns["scored_at"] = pa.array([scored_at] * n, pa.timestamp("us", tz="UTC"))
-    columns["source_loaded_at"] = rows.column("source_loaded_at").cast(pa.timestamp("us", tz="UTC"))
-    columns["contribution_method"] = pa.array([method] * n, pa.string())
     for k in range(TOP_CONTRIBUTIONS):
-        present = k < names.shape[1]
+        present = k < order.shape[1]
         columns[f"top_feature_{k + 1}"] = pa.array(
-            names[:, k] if present else [None] * n, pa.string()
+            order[:, k].astype(np.int16) if present else [None] * n, pa.int16()
         )
         columns[f"top_value_{k + 1}"] = pa.array(
             shown[:, k] if present else [None] * n, pa.string()
         )
         columns[f"top_contribution_{k + 1}"] = pa.array(
-            picked[:, k].astype(np.float64) if present else [None] * n, pa.float64()
+            picked[:, k].astype(np.float32) if present else [None] * n, pa.float32()
         )
     return pa.table(columns)
 
 
-def _ensure_table(settings, loaded: LoadedModel, echo) -> None:
-    """Create the scores table; one with other columns (an older layout) is rebuilt, since
+def _ensure_tables(settings, loaded: LoadedModel, echo) -> None:
+    """Create the scores tables; one with other columns (an older layout) is rebuilt, since
     scores are derived data that the next lines write again."""
     spec = loaded.features.spec
     table = scores_table(spec.model)
@@ -183,32 +214,55 @@ def _ensure_table(settings, loaded: LoadedModel, echo) -> None:
         .column("column_name")
         .to_pylist()
     )
+    partitioned = bool(
+        query(
+            settings,
+            "select count(*) as n from pg_partitioned_table where partrelid = to_regclass($1)",
+            (table,),
+        )
+        .column("n")[0]
+        .as_py()
+    )
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute(f"create schema if not exists {SCHEMA}")
-        if found and found != expected:
+        if found and (found != expected or not partitioned):
             echo(f"  {table} has an older layout: rebuilding it (every row is scored again)")
-            cur.execute(f"drop table {table}")
+            cur.execute(f"drop table {table} cascade")
+            cur.execute(f"drop table if exists {partitions_table(spec.model)}")
         cur.execute(_ddl(loaded))
         cur.execute(_comment(loaded))
-        cur.execute(f"create index if not exists {name}_partition on {table} (scored_partition)")
+        cur.execute(_partitions_ddl(spec.model))
+        cur.execute(FEATURES_DDL)
         conn.commit()
 
 
 def pending_partitions(settings: Settings, loaded: LoadedModel, schema: str) -> list[dict]:
-    """Per partition of the mart: eligible rows, and those the champion has not scored."""
+    """Per partition of the mart: its eligible rows, and whether the champion must score it
+    (never scored, scored by another version, or reloaded since: a newer load or other rows).
+    """
     spec = loaded.features.spec
     mart = identifier(f"{schema}.{spec.mart}")
-    result = query(
+    marts = query(
         settings,
-        f"select m.{spec.partition_column}::text as scored_partition, count(*) as total, "
-        f"count(*) filter (where s.{spec.key} is null) as todo "
-        f"from {mart} as m left join {scores_table(spec.model)} as s "
-        f"on s.{spec.key} = m.{spec.key} and s.model_version = $1 "
-        f"and s.source_loaded_at is not distinct from m.source_loaded_at "
-        f"where ({spec.eligible_sql}) group by 1 order by 1",
-        (loaded.version,),
-    )
-    return result.to_pylist()
+        f"select {spec.partition_column}::text as scored_partition, count(*) as total, "
+        f"max(source_loaded_at) as loaded from {mart} where ({spec.eligible_sql}) "
+        "group by 1 order by 1",
+    ).to_pylist()
+    done = {
+        row["scored_partition"]: row
+        for row in query(settings, f"select * from {partitions_table(spec.model)}").to_pylist()
+    }
+    pending = []
+    for partition in marts:
+        scored = done.get(partition["scored_partition"])
+        stale = (
+            scored is None
+            or scored["model_version"] != loaded.version
+            or scored["rows"] != partition["total"]
+            or (partition["loaded"] or 0) != (scored["source_loaded_at"] or 0)
+        )
+        pending.append({**partition, "todo": partition["total"] if stale else 0})
+    return pending
 
 
 def score(
@@ -219,7 +273,7 @@ def score(
     contributions: str = "saabas",
     echo: Callable[[str], None] = _progress,
 ) -> dict:
-    """Score the mart rows the champion has not scored yet; returns the counts.
+    """Score the mart partitions the champion has not scored yet; returns the counts.
 
     With no champion yet, or no mart to score, nothing is scored and ``skipped`` says why
     (the nightly run goes on; ``crimewh score`` reports it as an error).
@@ -241,20 +295,17 @@ def score(
     if not relation_exists(settings, mart):
         return {"model_version": loaded.version, "rows_scored": 0,
                 "skipped": f"{mart} does not exist: build the marts first"}  # fmt: skip
-    _ensure_table(settings, loaded, echo)
+    _ensure_tables(settings, loaded, echo)
     partitions = pending_partitions(settings, loaded, schema)
     todo = [p for p in partitions if p["todo"]]
-    scored_at = datetime.now(UTC)
     rows_scored = 0
     for number, partition in enumerate(todo, 1):
         clock = time.perf_counter()
-        rows_scored += _replace_partition(
-            settings, loaded, schema, partition["scored_partition"], scored_at, contributions
-        )
+        rows_scored += _replace_partition(settings, loaded, schema, partition, contributions)
         echo(
             f"  {model} scores {number}/{len(todo)}: {spec.partition_column}="
             f"{partition['scored_partition']}, {partition['total']:,} rows "
-            f"({partition['todo']:,} new or changed) in {time.perf_counter() - clock:.1f}s"
+            f"in {time.perf_counter() - clock:.1f}s"
         )
     return {
         "model_version": loaded.version,
@@ -268,15 +319,22 @@ def score(
 
 
 def _replace_partition(
-    settings, loaded: LoadedModel, schema: str, partition: str, scored_at: datetime, method: str
+    settings, loaded: LoadedModel, schema: str, partition: dict, method: str
 ) -> int:
-    """Delete and rewrite one partition of the scores in a single transaction."""
+    """Score one partition into a new table and swap it in for the old one, in a single
+    transaction; the batches stream from one connection into the other."""
     import pyarrow as pa
 
     spec = loaded.features.spec
-    sql = spec.select_sql(schema, f"{spec.partition_column}::text = $1")
+    value = partition["scored_partition"]
+    literal = value.replace("'", "''")
+    # the value inlined, not bound: ADBC streams a plain query through COPY in 16 MB batches,
+    # but reads a parameterised one whole into memory (1.2 GB for a million incidents)
+    sql = spec.select_sql(schema, f"{spec.partition_column}::text = '{literal}'")
     table = scores_table(spec.model)
     _, name = table.split(".")
+    final = f"{name}__p{re.sub(r'[^a-z0-9]+', '_', value.lower())}"[:63]
+    incoming = f"{final}__new"[:63]
     written = 0
     with (
         connect(settings) as reader,
@@ -284,34 +342,54 @@ def _replace_partition(
         connect(settings) as writer,
         writer.cursor() as target,
     ):
-        target.execute(f"delete from {table} where scored_partition = $1", (partition,))
-        # a row can move partition (a corrected date): its old score goes too
-        mart = identifier(f"{schema}.{spec.mart}")
-        target.execute(
-            f"delete from {table} where {spec.key} in (select {spec.key} from {mart} "
-            f"where {spec.partition_column}::text = $1)",
-            (partition,),
-        )
-        source.execute(sql, (partition,))
+        target.execute(f"drop table if exists {SCHEMA}.{incoming}")
+        # created in this transaction: with wal_level=minimal its rows skip the WAL
+        target.execute(f"create table {SCHEMA}.{incoming} (like {table})")
+        source.execute(sql)
         pending: list[pa.RecordBatch] = []
         size = 0
         for batch in source.fetch_record_batch():
             pending.append(batch)
             size += batch.num_rows
             if size >= BATCH_ROWS:
+                rows = pa.Table.from_batches(pending)
                 written += target.adbc_ingest(
-                    name,
-                    _scores_batch(loaded, pa.Table.from_batches(pending), scored_at, method),
-                    mode="append",
+                    incoming, _scores_batch(loaded, rows, method), mode="append",
                     db_schema_name=SCHEMA,
-                )
+                )  # fmt: skip
                 pending, size = [], 0
         if pending:
+            rows = pa.Table.from_batches(pending)
             written += target.adbc_ingest(
-                name,
-                _scores_batch(loaded, pa.Table.from_batches(pending), scored_at, method),
-                mode="append",
+                incoming, _scores_batch(loaded, rows, method), mode="append",
                 db_schema_name=SCHEMA,
+            )  # fmt: skip
+        target.execute(f"analyze {SCHEMA}.{incoming}")
+        if _exists(target, f"{SCHEMA}.{final}"):
+            target.execute(f"alter table {table} detach partition {SCHEMA}.{final}")
+            target.execute(f"drop table {SCHEMA}.{final}")
+        target.execute(f"alter table {SCHEMA}.{incoming} rename to {final}")
+        target.execute(
+            f"alter table {table} attach partition {SCHEMA}.{final} for values in ('{literal}')"
+        )
+        target.execute(
+            f"insert into {partitions_table(spec.model)} as done (scored_partition, "
+            "model_version, scored_at, source_loaded_at, contribution_method, rows) "
+            "values ($1, $2, $3, $4, $5, $6) on conflict (scored_partition) do update set "
+            "model_version = excluded.model_version, scored_at = excluded.scored_at, "
+            "source_loaded_at = excluded.source_loaded_at, "
+            "contribution_method = excluded.contribution_method, rows = excluded.rows",
+            (value, loaded.version, datetime.now(UTC), partition["loaded"], method, written),
+        )
+        for index, feature in enumerate(feature_names(loaded)):
+            target.execute(
+                f"insert into {FEATURES_TABLE} values ($1, $2, $3, $4) on conflict do nothing",
+                (spec.model, loaded.version, index, feature),
             )
         writer.commit()
     return written
+
+
+def _exists(cur, relation: str) -> bool:
+    cur.execute("select to_regclass($1) is not null", (relation,))
+    return bool(cur.fetchone()[0])

@@ -67,7 +67,10 @@ class TrainConfig:
     offender_known: bool = False  # clearance: accept what is known about the offender
     max_train_rows: int = 1_000_000
     max_eval_rows: int = 500_000  # per validation and test window
-    nibrs_truth_table: str = "raw.nibrs_synthetic_truth"
+    # the generators' side files (synthetic data only; real data has none, and the
+    # evaluation then says so): a file or folder of nibrs-YYYY.truth.parquet (default: the
+    # landing area, where a synthetic year's zip lies beside its truth) and of Chicago's
+    nibrs_truth: str | None = None
     chicago_truth: Path | None = None  # a truth file or folder; default <data>/chicago
     seed: int = 0
     nthread: int = field(default_factory=nthread)  # CRIMEWH_ML_NTHREAD, at most 2
@@ -177,31 +180,56 @@ def _aligned(keys: pa.ChunkedArray, truth_keys, truth_values: list[np.ndarray]) 
 
 
 def _nibrs_truth(settings, spec, config, table, schema, window):
-    import numpy as np
+    """The generator's side files (``nibrs-YYYY.truth.parquet``: each incident's drawn
+    probabilities, by ORI and incident number), matched to the test window's incidents."""
+    import re
 
-    truth_table = identifier(config.nibrs_truth_table)
-    if not relation_exists(settings, truth_table):
-        return None, {"source": None, "why": f"{truth_table} does not exist (real data)"}
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    from crimewh.lake import Lake
+
+    where = config.nibrs_truth or settings.landing_url
+    if "://" not in where:
+        where = f"file://{Path(where).resolve()}"
+    lake = Lake(where, s3_endpoint_url=settings.s3_endpoint_url)
+    found = lake.fs.get_file_info(fs.FileSelector(lake.root, allow_not_found=True))
+    pattern = re.compile(r"^nibrs-(\d{4})\.truth\.parquet$")
+    files = {int(m.group(1)): info.path for info in found if (m := pattern.match(info.base_name))}
+    if not files:
+        return None, {"source": None, "why": f"no nibrs-YYYY.truth.parquet in {where} "
+                      "(real data has none)"}  # fmt: skip
     mart = identifier(f"{schema}.{spec.mart}")
-    truth = query(
+    incidents = query(
         settings,
-        f"select m.{spec.key} as row_key, t.p_cleared, t.p_arrest, t.p_exceptional "
-        f"from {mart} as m join {truth_table} as t "
-        f"on t._partition = 'year=' || m.data_year and t.ori = m.ori "
-        f"and t.incident_number = m.incident_number "
-        f"where {window.where('m.' + spec.time_column)}",
+        f"select {spec.key} as row_key, data_year, ori, incident_number from {mart} "
+        f"where {window.where(spec.time_column)}",
     )
-    if truth.num_rows == 0:
-        return None, {"source": truth_table, "why": "no truth rows match the test window"}
-    cleared = truth.column("p_cleared").to_numpy()
+    years = sorted(set(incidents.column("data_year").to_pylist()) & set(files))
+    if not years:
+        return None, {"source": where, "why": "no truth file covers the test window's years"}
+    columns = ["ori", "incident_number", "p_cleared", "p_arrest", "p_exceptional"]
+    parts = []
+    for year in years:
+        part = pq.read_table(files[year], columns=columns, filesystem=lake.fs)
+        parts.append(part.append_column("data_year", pa.array(np.full(part.num_rows, year))))
+    incidents = incidents.set_column(1, "data_year", incidents.column("data_year").cast(pa.int64()))
+    matched = incidents.join(
+        pa.concat_tables(parts), ["data_year", "ori", "incident_number"], join_type="inner"
+    )
+    if matched.num_rows == 0:
+        return None, {"source": where, "why": "no truth rows match the test window"}
+    cleared = matched.column("p_cleared").to_numpy()
     values = [
         1 - cleared,
-        truth.column("p_arrest").to_numpy(),
-        truth.column("p_exceptional").to_numpy(),
+        matched.column("p_arrest").to_numpy(),
+        matched.column("p_exceptional").to_numpy(),
     ]
-    aligned = _aligned(table.column("row_key"), truth.column("row_key"), values)
+    aligned = _aligned(table.column("row_key"), matched.column("row_key"), values)
     coverage = float((~np.isnan(aligned[:, 0])).mean()) if table.num_rows else 0.0
-    return aligned, {"source": truth_table, "coverage": round(coverage, 6)}
+    return aligned, {"source": where, "coverage": round(coverage, 6)}
 
 
 def _chicago_truth(settings, config, table):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -31,6 +32,11 @@ from ml.score import score
 from ml.train import TrainConfig, due_reason, is_due, train
 
 SCHEMA = "ml_test_marts"
+DROP_SCORES = tuple(
+    f"drop table if exists ml.{table} cascade"
+    for model in ("arrest", "clearance")
+    for table in (f"{model}_scores", f"{model}_score_partitions")
+)
 LOADED_AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 
 
@@ -86,7 +92,7 @@ def nibrs_incidents(n: int = 10_000, seed: int = 1) -> tuple[pa.Table, pa.Table]
     cleared = outcome != "open"
     mart = pa.table(
         {
-            "incident_id": [f"{y}|{o}|{k}" for y, o, k in zip(year, ori, number, strict=True)],
+            "incident_key": np.arange(n, dtype=np.int64) * 7919,  # any key, unique a year
             "data_year": year,
             "ori": ori,
             "incident_number": number,
@@ -152,7 +158,7 @@ def nibrs_incidents(n: int = 10_000, seed: int = 1) -> tuple[pa.Table, pa.Table]
             "p_arrest": p_arrest,
             "p_exceptional": p_exceptional,
             "outcome": outcome,
-            "_partition": [f"year={y}" for y in year],
+            "data_year": year,
         }
     )
     return mart, truth
@@ -219,12 +225,18 @@ def ml_env(warehouse, tmp_path_factory):
         settings,
         f"drop schema if exists {SCHEMA} cascade",
         f"create schema {SCHEMA}",
-        "drop table if exists ml.arrest_scores",
-        "drop table if exists ml.clearance_scores",
+        *DROP_SCORES,
     )
     incidents, nibrs_truth = nibrs_incidents()
-    create_table(settings, "fct_nibrs_incidents", incidents)
-    create_table(settings, "nibrs_truth", nibrs_truth)
+    create_table(settings, "fct_nibrs_incidents_labelled", incidents)
+    # the generator's side files, one per data year, as the evaluation finds them
+    truth_folder = folder / "nibrs-truth"
+    truth_folder.mkdir()
+    for year in (2021, 2022):
+        rows = nibrs_truth.filter(pc.equal(nibrs_truth.column("data_year"), year))
+        pq.write_table(
+            rows.drop_columns(["data_year"]), truth_folder / f"nibrs-{year}.truth.parquet"
+        )
     crimes, chicago_truth, wire = chicago_crimes()
     create_table(settings, "fct_chicago_crimes", crimes)
     truth_file = folder / "chicago" / "rows.truth.parquet"
@@ -235,19 +247,12 @@ def ml_env(warehouse, tmp_path_factory):
         # fighting other processes for them run ten times slower than one
         patch.setenv("CRIMEWH_ML_NTHREAD", "1")
         config = TrainConfig(
-            schema=SCHEMA,
-            nibrs_truth_table=f"{SCHEMA}.nibrs_truth",
-            chicago_truth=truth_file.parent,
+            schema=SCHEMA, nibrs_truth=str(truth_folder), chicago_truth=truth_file.parent
         )
         yield dataclasses.make_dataclass("Env", ["settings", "config", "wire", "folder"])(
             settings, config, wire, folder
         )
-    execute(
-        settings,
-        f"drop schema if exists {SCHEMA} cascade",
-        "drop table if exists ml.arrest_scores",
-        "drop table if exists ml.clearance_scores",
-    )
+    execute(settings, f"drop schema if exists {SCHEMA} cascade", *DROP_SCORES)
 
 
 @pytest.fixture(scope="module")
@@ -413,12 +418,24 @@ def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env,
     assert first["partitions_scored"] == ["2021", "2022", "2023", "2024", "2025"]
     scores = query(settings, "select * from ml.arrest_scores").to_pylist()
     assert len(scores) == eligible
+    partitions = query(settings, "select * from ml.arrest_score_partitions").to_pylist()
+    assert {p["model_version"] for p in partitions} == {champion}
+    assert {p["contribution_method"] for p in partitions} == {"saabas"}
+    assert sum(p["rows"] for p in partitions) == eligible
+    named = {
+        row["feature_index"]: row["feature_name"]
+        for row in query(
+            settings,
+            "select feature_index, feature_name from ml.model_features "
+            "where model = 'arrest' and model_version = $1",
+            (champion,),
+        ).to_pylist()
+    }
     features = {f["name"] for f in arrest["features"]}
+    assert set(named.values()) == features
     for row in scores[:500]:
-        assert row["model_version"] == champion
         assert 0 < row["probability"] < 1
-        assert row["contribution_method"] == "saabas"
-        names = [row[f"top_feature_{k}"] for k in (1, 2, 3)]
+        names = [named[row[f"top_feature_{k}"]] for k in (1, 2, 3)]
         assert set(names) <= features
         assert len(set(names)) == 3
         sizes = [abs(row[f"top_contribution_{k}"]) for k in (1, 2, 3)]
@@ -470,13 +487,13 @@ def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env,
         f"where id = ({last_of_2023})",
     )
     moved = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
-    assert moved["partitions_scored"] == ["2024"]
+    assert moved["partitions_scored"] == ["2023", "2024"]  # the year it left has a row fewer
     partitions = query(settings, "select scored_partition, count(*) as n from "
                        "ml.arrest_scores group by 1").to_pylist()  # fmt: skip
     assert sum(p["n"] for p in partitions) == eligible
 
     # a scores table of an older layout is rebuilt and every row scored again
-    execute(settings, "alter table ml.arrest_scores drop column contribution_method")
+    execute(settings, "alter table ml.arrest_scores drop column top_value_3")
     rebuilt = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert rebuilt["rows_scored"] == eligible
 
@@ -500,9 +517,12 @@ def test_clearance_scores_carry_the_three_classes(ml_env, clearance):
     rows = query(ml_env.settings, "select * from ml.clearance_scores limit 200").to_pylist()
     for row in rows:
         assert row["p_open"] + row["p_arrest"] + row["p_exceptional"] == pytest.approx(1, 1e-4)
-        assert row["top_feature_1"]
+        assert row["top_feature_1"] is not None
         assert row["top_value_1"]
-        assert row["contribution_method"] == "shap"
+    methods = query(
+        ml_env.settings, "select distinct contribution_method from ml.clearance_score_partitions"
+    )
+    assert methods.column("contribution_method").to_pylist() == ["shap"]
 
 
 # -- a user's CSV --------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ is skipped unless forced.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
 import tempfile
@@ -20,7 +19,6 @@ from crimewh.settings import Settings
 
 SOURCE = "nibrs"
 QUARANTINE_TABLE = "quarantine"  # undecodable records, kept with their reasons
-TRUTH_TABLE = "synthetic_truth"  # synthetic files only: each incident's drawn probabilities
 FIRST_YEAR = 1991  # the first year the FBI published a NIBRS master file
 
 
@@ -101,11 +99,6 @@ def ingest_year(
                                source_sha256=sha256, producer=producer)  # fmt: skip
         lake.put_partition(SOURCE, QUARANTINE_TABLE, partition, _parts(decoded / "_quarantine"),
                            source_sha256=sha256, producer=producer)  # fmt: skip
-        truth = zip_path.with_name(zip_path.name.removesuffix(".zip") + ".truth.parquet")
-        if truth.exists():  # a synthetic file: keep the truth beside the data for the models
-            lake.put_partition(SOURCE, TRUTH_TABLE, partition, [truth],
-                               source_sha256=sha256, producer="crimewh nibrs synth")  # fmt: skip
-            tables.append(TRUTH_TABLE)
         result.seconds["lake"] = time.perf_counter() - started
         echo(f"{year}: in the lake at {lake.url}/{SOURCE}/<table>/{partition}")
 
@@ -159,9 +152,6 @@ def _fetch_from_landing(settings: Settings, year: int, work: Path) -> Path:
             f"no {zip_name(year)} in the landing area {settings.landing_url}: upload the FBI "
             "file there, or pass --zip PATH"
         ) from None
-    truth = zip_name(year).removesuffix(".zip") + ".truth.parquet"
-    with contextlib.suppress(FileNotFoundError):  # a real FBI file has no truth beside it
-        _download(landing.fs, f"{landing.root}/{truth}", work / truth)
     return local
 
 
