@@ -236,4 +236,4 @@ def test_cli_runs_a_suite_by_hand(sample_bytes, tmp_path, monkeypatch, capsys):
     assert "4 critical checks failed" in err
     assert "incident_counts.victims" in err
     assert re.search(r"nibrs_partition on nibrs year=2021: \d+ checks, 4 critical", out)
-    assert "agency_year_stats.clearance_rate_range" in out
+    assert "fct_nibrs_incidents.reconciles_with_agency_year_offenses" in out

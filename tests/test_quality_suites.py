@@ -63,11 +63,11 @@ def test_the_issue_s_checks_are_critical():
     ):
         assert chicago[name] == "critical", name
     for name in (
-        "agency_year_stats.clearance_rate_range",
-        "fct_agency_years.months_reported_range",
-        "fct_nibrs_incidents.key_unique",
+        "fct_nibrs_incidents.reconciles_with_agency_year_offenses",
+        "fct_chicago_crimes.reconciles_with_agg_chicago_arrests",
     ):
         assert marts[name] == "critical", name  # fmt: skip
+    assert marts["fct_nibrs_incidents.open_share_plausible"] == "warning"
 
 
 def test_allowed_record_lengths_follow_the_layouts():

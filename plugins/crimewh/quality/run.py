@@ -19,13 +19,14 @@ never by modules that the CLI or the DAGs load to start up.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import json
 import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +150,7 @@ def check_nibrs_partition(
     raise_on_critical: bool = True,
 ) -> QualityReport:
     """The NIBRS suite on a decoder output folder, or (``decoded`` None) the lake's year."""
-    from crimewh.quality.frames import NibrsPartition, nibrs_frames
+    from crimewh.quality.frames import NibrsPartition, nibrs_frame_chunks
 
     if decoded is not None:
         partition = NibrsPartition.from_decoded(decoded, year)
@@ -158,7 +159,7 @@ def check_nibrs_partition(
 
         partition = NibrsPartition.from_lake(Lake.from_settings(settings), year)
     checks = checks_for("nibrs_partition", year=year)
-    frames = nibrs_frames(partition, checks)
+    frames = nibrs_frame_chunks(partition, checks)
     return validate(
         settings, "nibrs_partition", f"nibrs year={year}", checks, frames=frames,
         store=store, docs=docs, raise_on_critical=raise_on_critical,
@@ -235,19 +236,79 @@ def check_marts(
     store: bool | None = None,
     docs: bool = True,
     raise_on_critical: bool = True,
+    nibrs_years: list[int] | str | None = "rebuilt",
 ) -> QualityReport:
-    """The marts suite, run in PostgreSQL: keys, clearance rates, months of compliance.
+    """The marts suite, run in PostgreSQL: the marts agree with one another, and each NIBRS
+    year looks like one.
 
-    ``tables`` narrows it to some marts (a DAG that built only the NIBRS ones); a mart that
-    does not exist fails its checks with "could not be checked".
+    By default it checks the marts of the sources the warehouse holds (a warehouse with
+    NIBRS only, as a user of the decoder and the NIBRS marts runs it, has no Chicago marts
+    to check), and the NIBRS data years rebuilt since the suite last passed. ``tables``
+    names the marts instead; a named mart that does not exist fails its checks with
+    "could not be checked". ``nibrs_years`` names the years instead, None for every year.
     """
-    from crimewh.quality.suites import MART_TABLES
+    from crimewh.quality.suites import CHICAGO_MARTS, NIBRS_MARTS
 
-    checks = checks_for("marts", schema=schema, tables=tables or MART_TABLES)
+    if tables is None:
+        loaded = _loaded_sources(settings)
+        tables = (NIBRS_MARTS if "nibrs" in loaded else ()) + (
+            CHICAGO_MARTS if "chicago" in loaded else ()
+        )
+    years = _nibrs_years_to_check(settings) if nibrs_years == "rebuilt" else nibrs_years
+    checks = checks_for("marts", schema=schema, tables=tables, nibrs_years=years)
+    sources = [n for n, marts in (("nibrs", NIBRS_MARTS), ("chicago", CHICAGO_MARTS))
+               if set(marts) & set(tables)]  # fmt: skip
+    target = f"{schema} ({', '.join(sources) or 'no source loaded yet'})"
+    if not checks:  # nothing loaded: nothing published that could be wrong
+        now = dt.datetime.now(dt.UTC)
+        return QualityReport(f"{now:%Y%m%dT%H%M%SZ}-marts-empty", "marts", target, now, [])
+    if years is not None and "nibrs" in sources:
+        target += f", NIBRS {'-'.join(map(str, years[:1] + years[-1:])) or 'unchanged'}"
     return validate(
-        settings, "marts", schema if tables is None else f"{schema}: {', '.join(tables)}",
-        checks, store=store, docs=docs, raise_on_critical=raise_on_critical,
+        settings, "marts", target, checks, store=store, docs=docs,
+        raise_on_critical=raise_on_critical,
     )  # fmt: skip
+
+
+def _loaded_sources(settings: Settings) -> set[str]:
+    """The sources raw holds: a source never loaded has no marts to check."""
+    from crimewh.warehouse import fetch
+
+    [(nibrs, chicago)] = fetch(settings, "select to_regclass('raw.nibrs_batch_header') is not "
+                               "null, to_regclass('raw.chicago_crimes') is not null")  # fmt: skip
+    return {name for name, present in (("nibrs", nibrs), ("chicago", chicago)) if present}
+
+
+def _nibrs_years_to_check(settings: Settings) -> list[int] | None:
+    """The data years whose incidents were rebuilt since the marts suite last passed (its
+    critical checks, that is); None, meaning every year, before it ever has."""
+    import psycopg2
+
+    conn = psycopg2.connect(settings.require_warehouse_url())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select to_regclass('audit.mart_builds') is not null, "
+                f"to_regclass('{RESULTS_TABLE}') is not null"
+            )
+            builds, results = cur.fetchone()
+            if not builds:
+                return None
+            last_pass = "'-infinity'::timestamptz"
+            if results:
+                last_pass = (
+                    "coalesce((select max(checked_at) from (select run_id, max(checked_at) as "
+                    f"checked_at from {RESULTS_TABLE} where suite = 'marts' group by run_id "
+                    "having bool_and(passed or severity <> 'critical')) as passes), "
+                    "'-infinity'::timestamptz)"
+                )
+            cur.execute(
+                "select distinct data_year from audit.mart_builds "
+                f"where model = 'fct_nibrs_incidents' and built_at > {last_pass} order by 1"
+            )
+            return [year for (year,) in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 # -- the engine --------------------------------------------------------------------------------
@@ -257,13 +318,14 @@ def validate(
     target: str,
     checks: list[Check],
     *,
-    frames: dict[str, pa.Table] | None = None,
+    frames: dict[str, pa.Table] | Iterable[dict[str, pa.Table]] | None = None,
     store: bool | None = None,
     docs: bool = True,
     raise_on_critical: bool = True,
 ) -> QualityReport:
-    """Run ``checks`` on ``frames`` (Arrow tables by name) or, without frames, on warehouse
-    tables named ``schema.table``; record, document, and raise if a critical check failed.
+    """Run ``checks`` on ``frames`` (Arrow tables by name, or an iterable of such chunks
+    whose results add up) or, without frames, on warehouse tables named ``schema.table``;
+    record, document, and raise if a critical check failed.
 
     ``store`` None stores the results when the settings name a warehouse.
     """
@@ -273,21 +335,33 @@ def validate(
     checked_at = dt.datetime.now(dt.UTC)
     run_id = f"{checked_at:%Y%m%dT%H%M%SZ}-{suite}-{_slug(target)}-{secrets.token_hex(3)}"
     context = _context(settings)
-    results: list[CheckResult] = []
     by_frame: dict[str, list[Check]] = {}
     for check in checks:
         by_frame.setdefault(check.frame, []).append(check)
     source = _source(context, suite, settings, checks if frames is None else None)
-    for frame, frame_checks in by_frame.items():
-        try:
-            validation = _run_frame(context, source, suite, frame, frame_checks, frames, run_id)
-        except Exception as error:
-            if frames is not None:  # the frames were built here: a bug, not the data
-                raise
-            # a warehouse table that is missing or unreadable fails its checks, loudly
-            results += [_unchecked(check, error) for check in frame_checks]
-            continue
-        results += _results(frame_checks, validation)
+    chunks = [frames] if frames is None or isinstance(frames, dict) else frames
+    definitions: dict[str, Any] = {}
+    merged: dict[str, CheckResult] = {}
+    for chunk in chunks:
+        for frame, frame_checks in by_frame.items():
+            if chunk is not None and frame not in chunk:
+                continue  # a frame of the whole year comes with one chunk only
+            try:
+                validation = _run_frame(
+                    context, source, suite, frame, frame_checks, chunk, run_id, definitions
+                )
+                outcome = _results(frame_checks, validation)
+            except Exception as error:
+                if frames is not None:  # the frames were built here: a bug, not the data
+                    raise
+                # a warehouse table that is missing or unreadable fails its checks, loudly
+                outcome = [_unchecked(check, error) for check in frame_checks]
+            for result in outcome:
+                merged[result.check] = _merged(merged.get(result.check), result)
+    results = [
+        merged.get(check.name) or _unchecked(check, LookupError(f"no frame {check.frame}"))
+        for check in checks
+    ]
     report = QualityReport(run_id, suite, target, checked_at, results)
     if docs:
         report.data_docs = _build_docs(context, settings, run_id)
@@ -300,6 +374,49 @@ def validate(
     if raise_on_critical:
         report.raise_for_critical()
     return report
+
+
+def _merged(before: CheckResult | None, chunk: CheckResult) -> CheckResult:
+    """One check's result over the chunks so far: counts add up, examples gather, and it
+    passes only if every chunk passed."""
+    if before is None:
+        return chunk
+
+    def total(a, b):
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    details = dict(before.details)
+    if "partial_unexpected_counts" in chunk.details or "partial_unexpected_counts" in details:
+        counts: dict[str, int] = {}
+        for part in (details, chunk.details):
+            for example in part.get("partial_unexpected_counts") or []:
+                key = str(example["value"])
+                counts[key] = counts.get(key, 0) + int(example["count"])
+        details["partial_unexpected_counts"] = [
+            {"value": value, "count": count}
+            for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[
+                : EXAMPLES * 4
+            ]
+        ]
+    for key in ("unexpected_count", "element_count"):
+        if key in details or key in chunk.details:
+            details[key] = total(details.get(key), chunk.details.get(key))
+    if "error" in chunk.details:
+        details["error"] = chunk.details["error"]
+    details["chunks"] = details.get("chunks", 1) + 1
+    unexpected = total(before.unexpected_count, chunk.unexpected_count)
+    if unexpected is not None and "error" not in details:
+        observed = _observed(details)
+    else:  # a value observed per chunk (a row count): the failing chunk's says why
+        observed = chunk.observed if not chunk.passed else before.observed
+    return dataclasses.replace(
+        before,
+        passed=before.passed and chunk.passed,
+        observed=observed,
+        unexpected_count=unexpected,
+        element_count=total(before.element_count, chunk.element_count),
+        details=details,
+    )
 
 
 def _slug(text: str) -> str:
@@ -362,33 +479,42 @@ def _source(context, suite: str, settings: Settings, sql_checks: list[Check] | N
     return context.data_sources.add_postgres("warehouse", connection_string=url)
 
 
-def _run_frame(context, source, suite, frame, checks, frames, run_id):
-    import great_expectations as gx
+def _run_frame(context, source, suite, frame, checks, frames, run_id, definitions):
+    """Validate one frame (an Arrow table of ``frames``, or the warehouse table); the suite
+    and its validation definition are made once and reused for every chunk."""
     from great_expectations.core.run_identifier import RunIdentifier
+
+    if frame not in definitions:
+        definitions[frame] = _definition(context, source, suite, frame, checks, frames)
+    parameters = None
+    if frames is not None:
+        if frame not in frames:
+            raise KeyError(f"suite {suite} names frame {frame!r}, which was not built")
+        from crimewh.quality.frames import to_pandas
+
+        parameters = {"dataframe": to_pandas(frames[frame])}
+    return definitions[frame].run(
+        batch_parameters=parameters,
+        run_id=RunIdentifier(run_name=run_id),
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+    )
+
+
+def _definition(context, source, suite, frame, checks, frames):
+    import great_expectations as gx
 
     expectations = gx.ExpectationSuite(name=f"{suite}.{frame}")
     for check in checks:
         expectations.add_expectation(_expectation(check))
     expectations = context.suites.add(expectations)
     if frames is not None:
-        if frame not in frames:
-            raise KeyError(f"suite {suite} names frame {frame!r}, which was not built")
-        from crimewh.quality.frames import to_pandas
-
         asset = source.add_dataframe_asset(frame)
         batch = asset.add_batch_definition_whole_dataframe("whole")
-        parameters = {"dataframe": to_pandas(frames[frame])}
     else:
         asset = source.add_table_asset(frame, table_name=frame.split(".", 1)[1])
         batch = asset.add_batch_definition_whole_table("whole")
-        parameters = None
-    definition = context.validation_definitions.add(
+    return context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite}.{frame}", data=batch, suite=expectations)
-    )
-    return definition.run(
-        batch_parameters=parameters,
-        run_id=RunIdentifier(run_name=run_id),
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
     )
 
 
