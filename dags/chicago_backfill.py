@@ -10,7 +10,14 @@ interrupted pull resumes from its last page.
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from crimewh.dag_support import WAREHOUSE_POOL, Tag, assets, default_args, task_settings
+from crimewh.dag_support import (
+    WAREHOUSE_POOL,
+    Tag,
+    assets,
+    dbt_task_group,
+    default_args,
+    task_settings,
+)
 
 ASSETS = assets()
 FIRST_YEAR = 2001  # the dataset starts in 2001
@@ -24,6 +31,7 @@ FIRST_YEAR = 2001  # the dataset starts in 2001
     max_active_runs=1,
     default_args=default_args(),
     tags=[Tag.BACKFILL, Tag.CHICAGO, Tag.DBT],
+    description="Pull whole years of Chicago crimes and rebuild the Chicago marts",
     doc_md=__doc__,
     params={
         "first_year": Param(FIRST_YEAR, type="integer", minimum=FIRST_YEAR, maximum=2100),
@@ -41,13 +49,7 @@ def chicago_backfill():
             raise ValueError(f"first_year {first} is after last_year {last}")
         return pipeline.chicago_pull(task_settings(), years=(first, last))
 
-    @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["marts"]])
-    def dbt_build() -> dict:
-        from crimewh import pipeline
-
-        return pipeline.dbt_build(task_settings(), select=["+fct_chicago_crimes+"])
-
-    chain(pull_years(), dbt_build())
+    chain(pull_years(), dbt_task_group("chicago_dbt", select=["tag:chicago"]))
 
 
 chicago_backfill()

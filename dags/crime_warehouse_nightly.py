@@ -1,29 +1,35 @@
 """
-### Crime Warehouse, nightly
+### Crime Warehouse, nightly (03:00 Chicago time)
 
-1. **Chicago**: an incremental pull of changed crimes (by `updated_on`, with an overlap),
-   checked by the quality gate, into the lake and `raw.chicago_crimes`.
-2. **NIBRS**: every `nibrs-YYYY.zip` in the landing area that is not loaded yet is decoded,
-   checked, written to the lake and loaded into `raw.nibrs_*` (one year per task).
-3. **dbt**: the whole project through cosmos, tests after the models.
-4. **Quality gate** on the marts: a failed critical check stops the run here.
-5. **Models**: each retrained when due (a champion changes only if it wins), then the new
-   records are scored into `ml.<model>_scores`.
-6. **Summary**: what ran and the row counts of every mart, in the log and in
-   `<data>/runs/`.
+The two sources run side by side, each to its own marts and model, so that one source's
+outage stops only its own tasks:
+
+* **NIBRS**: every `nibrs-YYYY.zip` in the landing area that is not loaded yet is decoded,
+  checked, written to the lake and loaded into `raw.nibrs_*` (one year per task); dbt
+  builds the NIBRS marts (one `dbt build`, every model shown as its own task); the
+  clearance model is retrained when due and scores the new years.
+* **Chicago**: an incremental pull of changed crimes (by `updated_on`, with an overlap),
+  checked by the quality gate, into the lake and `raw.chicago_crimes`; dbt builds the
+  Chicago marts; the arrest model is retrained when due and scores.
+
+The **quality gate** on the marts runs once both dbt groups are done, whatever became of
+them, and a failed critical check stops the models. The **summary** records what ran and
+what failed, with the row counts of every mart, in the log and in `<data>/runs/`.
 
 Every step is idempotent: rerunning the night changes nothing that is already there.
 """
 
-from airflow.sdk import CronTriggerTimetable, chain, dag, task
+from airflow.sdk import chain, dag, get_current_context, task
 
 from crimewh.dag_support import (
-    NIGHTLY_SCHEDULE,
+    NIGHTLY_TIMEZONE,
     WAREHOUSE_POOL,
     Tag,
     assets,
     dbt_task_group,
     default_args,
+    failed_tasks,
+    nightly_timetable,
     task_settings,
 )
 
@@ -32,10 +38,8 @@ ASSETS = assets()
 
 @dag(
     dag_id="crime_warehouse_nightly",
-    # the first run waits for the next 03:00: `make up` does not start a night on its own
-    schedule=CronTriggerTimetable(
-        NIGHTLY_SCHEDULE, timezone="America/Chicago", run_immediately=False
-    ),
+    description=f"Nightly at 03:00 {NIGHTLY_TIMEZONE}: NIBRS and Chicago, each on its own path",
+    schedule=nightly_timetable(),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
@@ -65,7 +69,7 @@ def crime_warehouse_nightly():
 
         return pipeline.nibrs_ingest(task_settings(), year)
 
-    @task(outlets=[ASSETS["marts"]])
+    @task(outlets=[ASSETS["marts"]], trigger_rule="all_done")
     def quality_gate() -> dict:
         from crimewh import pipeline
 
@@ -83,26 +87,42 @@ def crime_warehouse_nightly():
 
         return pipeline.score(task_settings(), model)
 
-    @task(trigger_rule="none_failed")
-    def summary(
-        chicago: dict, nibrs: list[dict], gate: dict, trained: list[dict], scored: list[dict]
-    ) -> dict:
+    @task(trigger_rule="all_done")
+    def summary(chicago, nibrs, gate, trained_clearance, trained_arrest, scored_clearance,
+                scored_arrest) -> dict:  # fmt: skip
         from crimewh import pipeline
 
         # a slice of a mapped task's results is one request; iterating them would ask for
         # the index past the end, which the task SDK logs as an "XCom not found" error
-        steps = {"chicago": chicago, "nibrs": nibrs[:], "quality": gate,
-                 "models": trained[:], "scores": scored[:]}  # fmt: skip
-        return pipeline.run_summary(task_settings(), steps)
+        steps = {
+            "chicago": chicago,
+            "nibrs": nibrs[:],
+            "quality": gate,
+            "models": [m for m in (trained_clearance, trained_arrest) if m],
+            "scores": [s for s in (scored_clearance, scored_arrest) if s],
+        }
+        failed = failed_tasks(get_current_context())
+        return pipeline.finish_run(task_settings(), steps, failed=failed)
 
-    chicago = chicago_pull()
+    # NIBRS
     nibrs = nibrs_ingest.expand(year=nibrs_landed_years())
-    transform = dbt_task_group("transform")
+    nibrs_dbt = dbt_task_group("nibrs_dbt", select=["tag:nibrs"])
+    # Chicago
+    chicago = chicago_pull()
+    chicago_dbt = dbt_task_group("chicago_dbt", select=["tag:chicago"])
+    # the marts, whichever source got through
     gate = quality_gate()
-    trained = train_if_due.expand(model=["clearance", "arrest"])
-    scored = score.expand(model=["clearance", "arrest"])
-    chain([chicago, nibrs], transform, gate, trained, scored)
-    summary(chicago, nibrs, gate, trained, scored)
+    trained_clearance = train_if_due.override(task_id="train_clearance")("clearance")
+    trained_arrest = train_if_due.override(task_id="train_arrest")("arrest")
+    scored_clearance = score.override(task_id="score_clearance")("clearance")
+    scored_arrest = score.override(task_id="score_arrest")("arrest")
+
+    chain(nibrs, nibrs_dbt, gate)
+    chain(chicago, chicago_dbt, gate)
+    chain([nibrs_dbt, gate], trained_clearance, scored_clearance)
+    chain([chicago_dbt, gate], trained_arrest, scored_arrest)
+    summary(chicago, nibrs, gate, trained_clearance, trained_arrest, scored_clearance,
+            scored_arrest)  # fmt: skip
 
 
 crime_warehouse_nightly()

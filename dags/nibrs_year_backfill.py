@@ -3,26 +3,36 @@
 
 Rebuilds exactly one NIBRS year, end to end, from its zip: `nibrs-YYYY.zip` in the landing
 area is decoded, checked, written to the lake and loaded into `raw` (replacing that year
-only, even when the zip was loaded before), dbt rebuilds that year's marts
-(`nibrs_years` var), the quality gate checks the marts, and the clearance model (trained
-first if there is none, or it is due) scores the year.
+only, even when the zip was loaded before), dbt rebuilds that year's marts (one `dbt
+build` with `nibrs_years: [YYYY]`, every model shown as its own task), the quality gate
+checks the marts, and the clearance model (trained first if there is none, or it is due)
+scores the year.
 
-Trigger it from the UI (**Trigger** → `year`) or the REST API with `{"year": 2022}`. The
-year must be one the FBI publishes (1991 to last year); anything else is refused before
-a task runs. Running it twice gives the same warehouse.
+Trigger it from the UI (**Trigger**, then pick the `year`) or the REST API with
+`{"year": 2022}`. The year is required and must be one the FBI publishes (1991 to last
+year): anything else is refused before a task runs. Running it twice gives the same
+warehouse.
 """
 
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from crimewh.dag_support import WAREHOUSE_POOL, Tag, assets, default_args, task_settings
-from crimewh.pipeline import last_published_year
+from crimewh.dag_support import (
+    WAREHOUSE_POOL,
+    Tag,
+    assets,
+    dbt_task_group,
+    default_args,
+    task_settings,
+)
+from crimewh.pipeline import nibrs_years
 
 ASSETS = assets()
 
 
 @dag(
     dag_id="nibrs_year_backfill",
+    description="Rebuild one NIBRS year from its zip: raw, marts, quality gate, scores",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -31,11 +41,11 @@ ASSETS = assets()
     tags=[Tag.BACKFILL, Tag.NIBRS, Tag.DBT, Tag.QUALITY, Tag.ML],
     doc_md=__doc__,
     params={
+        # no default: the year is required (REST answers 400 without it), and a list of the
+        # years that exist (a select in the form) cannot be out of range
         "year": Param(
-            last_published_year(),
             type="integer",
-            minimum=1991,
-            maximum=last_published_year(),
+            enum=nibrs_years(),
             title="Data year",
             description="The NIBRS year to rebuild (1991 to last year); its zip must be in "
             "the landing area as nibrs-YYYY.zip.",
@@ -54,12 +64,6 @@ def nibrs_year_backfill():
         from crimewh import pipeline
 
         return pipeline.nibrs_ingest(task_settings(), year, force=True)
-
-    @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["marts"]])
-    def dbt_build(year: int) -> dict:
-        from crimewh import pipeline
-
-        return pipeline.dbt_build(task_settings(), nibrs_years=[year])
 
     @task
     def quality_gate() -> dict:
@@ -89,10 +93,11 @@ def nibrs_year_backfill():
 
     the_year = year()
     ingested = ingest(the_year)
-    built = dbt_build(the_year)
-    gate = quality_gate()
+    marts = dbt_task_group(
+        "nibrs_dbt", select=["tag:nibrs"], dbt_vars={"nibrs_years": "{{ params.year }}"}
+    )
     scored = score()
-    chain(ingested, built, gate, train_if_due(), scored)
+    chain(ingested, marts, quality_gate(), train_if_due(), scored)
     summary(the_year, ingested, scored)
 
 

@@ -93,6 +93,11 @@ def environment(
     return env
 
 
+def airflow_executable() -> str:
+    """The `airflow` command of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
 def airflow(
     settings: Settings,
     args: list[str],
@@ -103,7 +108,7 @@ def airflow(
 ):
     """Run ``airflow <args>`` with this data folder's environment."""
     port = port or _state(settings).get("port", DEFAULT_PORT)
-    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    command = [airflow_executable(), *args]
     env = environment(settings, port=port, extra=extra_env)
     return subprocess.run(command, env=env, check=False, **run_args)
 
@@ -159,7 +164,7 @@ def up(
     home = airflow_home(settings)
     log = (home / "standalone.log").open("ab")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("airflow")), "standalone"],
+        [airflow_executable(), "standalone"],
         env=environment(settings, port=port, extra=extra_env),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -211,6 +216,18 @@ def wait_healthy(port: int, *, process=None, log: Path | None = None, timeout: f
         time.sleep(2)
     raise AirflowError(
         f"airflow did not become healthy on port {port} in {timeout:.0f}s; see {log}"
+    )
+
+
+def client(settings: Settings):
+    """The REST API of this data folder's running Airflow, logged in as its admin."""
+    from crimewh.airflow_client import AirflowClient
+
+    state = _state(settings)
+    if not state.get("pid") or not process_alive(state["pid"]):
+        raise AirflowError(f"no Airflow runs for {settings.data_dir}: `crimewh airflow up`")
+    return AirflowClient(
+        f"http://localhost:{state['port']}", "admin", admin_password(settings) or ""
     )
 
 

@@ -55,11 +55,21 @@ def _nibrs_decode(args: argparse.Namespace) -> int:
 
 
 def _nibrs_ingest(args: argparse.Namespace) -> int:
-    from crimewh.nibrs_ingest import ingest_year
-    from crimewh.settings import settings
+    from crimewh import pipeline
+    from crimewh.nibrs_ingest import IngestError
+    from crimewh.quality.run import QualityGateError
+    from crimewh.settings import SettingsError, settings
+    from decoder.source import DecodeError
 
-    result = ingest_year(settings(), args.year, args.zip, force=args.force)
-    print(json.dumps(result.as_dict(), indent=2))
+    try:
+        result = pipeline.nibrs_ingest(settings(), args.year, zip_path=args.zip, force=args.force)
+    except (IngestError, pipeline.YearError, DecodeError, SettingsError) as error:
+        print(f"crimewh nibrs ingest: {error}", file=sys.stderr)
+        return 2
+    except QualityGateError as error:
+        print(f"crimewh nibrs ingest: nothing was loaded: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -148,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "load", "chicago_pull", "train", "dag_parse"],
+        choices=["decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt"],
         help="run this benchmark only (repeatable; load runs decode first)",
     )
     bench.set_defaults(handler=_bench)

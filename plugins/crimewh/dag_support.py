@@ -22,6 +22,7 @@ DBT_MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 WAREHOUSE_POOL = "warehouse"  # bulk loads and dbt share it: two at a time on two cores
 WAREHOUSE_POOL_SLOTS = 2
 NIGHTLY_SCHEDULE = os.environ.get("CRIMEWH_NIGHTLY_SCHEDULE", "0 3 * * *")
+NIGHTLY_TIMEZONE = "America/Chicago"  # the City's data and the warehouse's users keep its time
 
 
 class Tag(StrEnum):
@@ -46,6 +47,26 @@ def default_args() -> dict:
         "max_retry_delay": timedelta(minutes=20),
         "on_failure_callback": on_failure,
     }
+
+
+def nightly_timetable():
+    """The nightly schedule, in Chicago time, that waits for its next time when Airflow
+    starts: ``run_immediately=timedelta(0)``, since with ``False`` Airflow 3.3 still runs the
+    latest past night at once within a tenth of a day of it (the "buffer" of
+    ``CronTriggerTimetable._calc_first_run``), which `make up` at 5 a.m. would trigger."""
+    from airflow.sdk import CronTriggerTimetable
+
+    return CronTriggerTimetable(
+        NIGHTLY_SCHEDULE, timezone=NIGHTLY_TIMEZONE, run_immediately=timedelta(0)
+    )
+
+
+def failed_tasks(context) -> list[str]:
+    """The tasks of this run that failed, or did not run because an upstream one failed."""
+    ti = context["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    return sorted(task for task, state in states.items()
+                  if state in ("failed", "upstream_failed"))  # fmt: skip
 
 
 def task_settings():
@@ -105,15 +126,27 @@ def send_alert(subject: str, body: str, environ: dict | None = None) -> bool:
 
 
 # -- dbt through cosmos --------------------------------------------------------------------------
-def dbt_task_group(group_id: str, *, select: list[str] | None = None, **task_group_args):
-    """A cosmos task group over the dbt project, rendered from the parsed manifest.
+def dbt_task_group(
+    group_id: str, *, select: list[str], dbt_vars: dict | None = None, **task_group_args
+):
+    """A cosmos task group over the selected part of the dbt project, in watcher mode.
 
-    The manifest (``crimewh dbt parse``; `make up` and `make demo` run it) spares the DAG
-    processor a dbt invocation on every parse. Tests run after all models, in one task:
-    on two cores, one dbt invocation per test would cost more than the tests themselves.
+    One task (the producer) runs a single `dbt build` of the selection, as `crimewh dbt
+    build` would: every model shows as a task of its own that follows the producer's
+    progress (a sensor, deferred to the triggerer while it waits; see `crimewh.dbt_watcher`
+    for the few seconds each one settles), so the UI still shows
+    each model's state and a model can be retried alone, without paying for one dbt
+    start-up per model (4-5 s each, most of a small night's dbt time before). Tests run
+    after all models, in one task. Rendered from the parsed manifest (`crimewh dbt parse`;
+    `make up` and `make demo` run it), which spares the DAG processor a dbt invocation.
+    ``dbt_vars`` is templated (``{"nibrs_years": "{{ params.year }}"}``).
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    from crimewh.dbt_watcher import use_settled_trigger
+
+    use_settled_trigger()
 
     if not DBT_MANIFEST.exists():
         raise FileNotFoundError(
@@ -131,20 +164,24 @@ def dbt_task_group(group_id: str, *, select: list[str] | None = None, **task_gro
             profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # the one task that works the warehouse; the models' sensors only wait
+            setup_operator_args={"pool": WAREHOUSE_POOL},
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_ALL,
-            select=select or [],
+            select=select,
             emit_datasets=False,
             enable_mock_profile=False,
         ),
         # none_failed: a night with no new NIBRS year skips the mapped ingest, not dbt
         operator_args={
             "install_deps": False,
-            "pool": WAREHOUSE_POOL,
             "trigger_rule": "none_failed",
+            "vars": dbt_vars or {},
+            "poke_interval": 5,  # how often a waiting model's trigger reads the producer's progress
         },
         **task_group_args,
     )

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import time
 
 from crimewh.settings import Settings
@@ -30,7 +32,7 @@ def run_demo(
     step = _steps(echo, started)
     step("starting the embedded stack")
     stack.up(settings, echo=lambda line: echo(f"    {line}"))
-    settings = Settings.load()
+    settings = Settings.load(settings.as_environment())  # with what the stack started
 
     step(f"serving {chicago_rows:,} synthetic Chicago crimes over a local SODA API")
     synthetic = synthesize_chicago(chicago_rows, seed=2026)
@@ -39,7 +41,7 @@ def run_demo(
     truth.parent.mkdir(parents=True, exist_ok=True)
     write_truth(truth, synthetic.truth)
     server = SodaServer(Dataset.from_wire_table(synthetic.table)).start()
-    os.environ["CRIMEWH_SODA_DOMAIN"] = server.domain
+    settings = dataclasses.replace(settings, soda_domain=server.domain)
     try:
         landing = settings.data_dir / "landing"
         landing.mkdir(parents=True, exist_ok=True)
@@ -49,17 +51,15 @@ def run_demo(
             synthesize_nibrs(zip_path, year=year, incidents=incidents, seed=year, deflate64=True)
 
         step("preparing Airflow (metadata schema, warehouse pool, dbt manifest)")
-        os.environ.setdefault("CRIMEWH_TASK_RETRIES", "0")
-        airflow_runtime.prepare(settings, echo=lambda line: echo(f"    {line}"))
+        # a retry would only hide the error in a demo
+        extra = {"CRIMEWH_TASK_RETRIES": os.environ.get("CRIMEWH_TASK_RETRIES", "0")}
+        airflow_runtime.prepare(settings, extra_env=extra, echo=lambda line: echo(f"    {line}"))
 
-        step("running the nightly DAG with `airflow dags test` (a few minutes)")
+        step("running the nightly DAG with `airflow dags test`; each task as it finishes:")
         log_path = settings.data_dir / "demo" / "nightly.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w") as log:
-            done = airflow_runtime.airflow(
-                settings, ["dags", "test", "crime_warehouse_nightly"], stdout=log, stderr=log
-            )
-        if done.returncode != 0:
+        returncode = _run_nightly(settings, extra, log_path, started, echo)
+        if returncode != 0:
             echo(f"\nThe nightly run failed; its log is {log_path}")
             return 1
     finally:
@@ -69,6 +69,40 @@ def run_demo(
     summary = json.loads(summaries[-1].read_text())
     _report(settings, summary, log_path, started, echo)
     return 0
+
+
+# `airflow dags test` says "[DAG TEST] end task task_id=X map_index=N" as each task ends
+_TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(?P<task>\S+) map_index=(?P<index>-?\d+)")
+
+
+def _run_nightly(settings, extra, log_path, started, echo) -> int:
+    """`airflow dags test` of the nightly, its output into the log, a line per task as it
+    ends (the dbt models' own tasks counted, not listed: one `dbt build` runs them all)."""
+    import subprocess
+
+    from crimewh import airflow_runtime
+
+    command = [airflow_runtime.airflow_executable(), "dags", "test", "crime_warehouse_nightly"]
+    environment = airflow_runtime.environment(settings, extra=extra)
+    models: dict[str, int] = {}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        for line in process.stdout:
+            log.write(line)
+            ended = _TASK_END.search(line)
+            if not ended:
+                continue
+            task, index = ended["task"], int(ended["index"])
+            group, _, name = task.rpartition(".")
+            if group and name != "dbt_producer_watcher":
+                models[group] = models.get(group, 0) + 1
+                continue
+            label = f"{group}: dbt build" if group else task + (f"[{index}]" if index >= 0 else "")
+            echo(f"[{time.perf_counter() - started:5.0f}s]    {label} done")
+        for group, count in models.items():
+            echo(f"           {group}: {count} model and test tasks followed the build")
+        return process.wait()
 
 
 def _steps(echo, started):
@@ -106,7 +140,7 @@ def _report(settings: Settings, summary: dict, log_path, started: float, echo) -
     echo(
         "\nQuery the marts as the analyst (read-only; marts and ml schemas only):\n"
         "  .venv/bin/crimewh stack psql --role analyst -c "
-        "'select * from marts.agency_year_stats limit 5'\n"
+        "'select * from marts.agg_nibrs_agency_year_offenses limit 5'\n"
         f"  warehouse: {redact(settings.warehouse_url)}\n"
         "Open the Airflow UI: make up   (prints the URL and the admin password)\n"
         f"\nPostgreSQL is still running{port}, with everything above in it; `make down` "

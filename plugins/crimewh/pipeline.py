@@ -20,8 +20,19 @@ MODELS = ("clearance", "arrest")
 CHICAGO_FIRST_YEAR = 2001  # "Crimes - 2001 to Present"
 
 
+class RunFailedError(RuntimeError):
+    """Some tasks of a run failed; the summary, written all the same, says which."""
+
+
 class YearError(ValueError):
     """A NIBRS year outside what the FBI publishes."""
+
+
+def nibrs_years(today: dt.date | None = None) -> list[int]:
+    """Every year the FBI publishes a NIBRS master file for: 1991 to last year."""
+    from crimewh.nibrs_ingest import FIRST_YEAR
+
+    return list(range(FIRST_YEAR, last_published_year(today) + 1))
 
 
 def last_published_year(today: dt.date | None = None) -> int:
@@ -55,14 +66,20 @@ def nibrs_landed_years(settings: Settings) -> list[int]:
     return [year for year in landing_years(settings) if _publishable(year)]
 
 
-def nibrs_ingest(settings: Settings, year: int, *, force: bool = False) -> dict:
-    """Decode, check, lake and load one year (skipped when its zip is already loaded)."""
+def nibrs_ingest(
+    settings: Settings, year: int, *, zip_path: Path | None = None, force: bool = False
+) -> dict:
+    """Decode, check, lake and load one year (skipped when its zip is already loaded).
+
+    The one way in for a NIBRS year: the DAGs and `crimewh nibrs ingest` both come here, so
+    both check the year and both run the quality gate before anything is loaded.
+    """
     from crimewh.nibrs_ingest import ingest_year
     from crimewh.quality.run import nibrs_gate
 
     result = ingest_year(
-        settings, check_nibrs_year(year), force=force, before_load=nibrs_gate(settings),
-        echo=log.info,
+        settings, check_nibrs_year(year), zip_path, force=force,
+        before_load=nibrs_gate(settings), echo=log.info,
     )  # fmt: skip
     return result.as_dict()
 
@@ -156,10 +173,12 @@ def mart_counts(settings: Settings) -> dict[str, int]:
     conn = psycopg2.connect(settings.require_warehouse_url())
     try:
         with conn.cursor() as cur:
+            # partitioned tables once, as their parent (which counts every partition's rows)
             cur.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('marts', 'ml') and table_type = 'BASE TABLE' "
-                "order by 1, 2"
+                "select n.nspname, c.relname from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname in ('marts', 'ml') and c.relkind in ('r', 'p') "
+                "and not c.relispartition order by 1, 2"
             )
             counts = {}
             for schema, table in cur.fetchall():
@@ -174,18 +193,37 @@ def mart_counts(settings: Settings) -> dict[str, int]:
         conn.close()
 
 
-def run_summary(settings: Settings, steps: dict[str, object]) -> dict:
-    """What this run did and what the marts now hold; also written to the data folder."""
+def run_summary(
+    settings: Settings, steps: dict[str, object], *, failed: list[str] | None = None
+) -> dict:
+    """What this run did, what failed, and what the marts now hold; also written to the
+    data folder. ``failed`` names the tasks that failed or could not run because of one."""
     summary = {
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "status": "failed" if failed else "success",
+        "failed": failed or [],
         "steps": steps,
         "marts": mart_counts(settings),
     }
     folder = Path(settings.data_dir) / "runs"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = summary["finished_at"].replace(":", "").replace("-", "")
-    (folder / f"run-{stamp}.json").write_text(json.dumps(summary, indent=2, default=str))
-    log.info("run summary: %s", json.dumps(summary, default=str))
+    path = folder / f"run-{stamp}.json"
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    log.info("run summary (%s): %s", path, json.dumps(summary, default=str))
+    return summary
+
+
+def finish_run(settings: Settings, steps: dict[str, object], *, failed: list[str]) -> dict:
+    """The summary of a run whose steps may have failed independently (the nightly): it is
+    written either way, then the run fails if a step did, so that Airflow, the alert and
+    whoever looks at the run see it failed, and which steps the summary names."""
+    summary = run_summary(settings, steps, failed=failed)
+    if failed:
+        raise RunFailedError(
+            f"{len(failed)} task(s) failed or could not run: {', '.join(failed)}; what did "
+            f"run is in the summary in {Path(settings.data_dir) / 'runs'}"
+        )
     return summary
 
 

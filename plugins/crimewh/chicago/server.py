@@ -490,6 +490,12 @@ class SodaServer:
         return f"http://{self.domain}{RESOURCE}"
 
     def start(self) -> SodaServer:
+        """Serve (again, after ``stop``: on the same address, as a portal back from an
+        outage)."""
+        if self._httpd.socket.fileno() == -1:  # closed by stop()
+            address = self._httpd.server_address
+            self._httpd = _HTTPServer(address, _Handler)
+            self._httpd.soda = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"soda-{self.port}", daemon=True
         )
