@@ -19,7 +19,8 @@ BENCH_YEAR = 2022
 ROUNDS = 3
 
 
-BENCHMARKS = ("decode", "load", "chicago_pull", "train", "dag_parse")
+BENCHMARKS = ("decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt")
+DAG_DBT_TARGET_RATIO = 1.3  # the DAG's dbt against one `crimewh dbt build` of the same year
 DAG_PARSE_BUDGET_S = 2.0  # per DAG file, within Airflow's 30 s import timeout by far
 
 
@@ -40,6 +41,10 @@ def run_benchmarks(
         yield bench_train(folder / "train")
     if "dag_parse" in only:
         yield bench_dag_parse(folder / "dag_parse")
+    if "pipeline" in only:
+        yield from bench_pipeline(folder, incidents=incidents)
+    if "dag_dbt" in only:
+        yield bench_dag_dbt(folder, incidents=incidents)
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
@@ -251,4 +256,229 @@ def bench_dag_parse(folder: Path) -> dict:
         "budget_s": DAG_PARSE_BUDGET_S,
         "ratio_to_budget": round(max(medians.values()) / DAG_PARSE_BUDGET_S, 2),
         "rounds": ROUNDS,
+    }
+
+
+# -- the main job: one year from zip to scored marts --------------------------------------------
+# Targets for a full year (8M incidents) on a 2-core, 24 GB machine (issue: a NIBRS year at
+# real size): the whole pipeline, dbt for the year, any one process's memory, the warehouse
+PIPELINE_TARGETS = {"total_s": 1800, "dbt_s": 600, "peak_rss_mb": 6144, "warehouse_mb": 12288}
+FULL_YEAR = 8_000_000
+
+
+def bench_pipeline(folder: Path, *, incidents: int) -> Iterator[dict]:
+    """A synthetic year through every step the nightly runs for it, each a `crimewh` command
+    in a child process on a fresh embedded warehouse: ingest (decode, gate, lake, load), dbt
+    for the year, the marts gate, training and scoring the clearance model.
+
+    One JSON line per step: wall and CPU seconds (the command and everything it waited for,
+    and the PostgreSQL server's share apart), the largest process's peak memory (the
+    command's, and the server's backends sampled), rows and rows per second; then the total,
+    the warehouse's size per schema, and the targets for a full year scaled to this size.
+    """
+    import shutil
+
+    from crimewh.settings import Settings
+    from crimewh.warehouse import stack
+
+    zip_path = synthetic_year(folder / f"pipeline-{incidents}", incidents=incidents)
+    data_dir = folder / f"pipeline-{incidents}" / "warehouse"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    # the synthetic zip lies beside its truth: the landing area, where the oracle looks
+    environ = {
+        "CRIMEWH_DATA_DIR": str(data_dir),
+        "CRIMEWH_LANDING_URL": f"file://{zip_path.parent}",
+    }
+    settings = Settings.load(environ)
+    stack.up(settings, echo=lambda _: None)
+    settings = Settings.load(environ)
+    env = {**os.environ, **settings.as_environment()}
+    crimewh = [sys.executable, "-m", "crimewh.cli"]
+    year = str(BENCH_YEAR)
+    steps = [
+        ("ingest", [*crimewh, "nibrs", "ingest", "--year", year, "--zip", str(zip_path)]),
+        ("dbt", [*crimewh, "dbt", "build", "--select", "tag:nibrs",
+                 "--vars", json.dumps({"nibrs_years": [BENCH_YEAR]})]),
+        ("marts_gate", [*crimewh, "quality", "run", "--suite", "marts"]),
+        ("train_clearance", [*crimewh, "train", "clearance"]),
+        ("score_clearance", [*crimewh, "score", "clearance"]),
+    ]  # fmt: skip
+    totals = {"wall_s": 0.0, "cpu_s": 0.0, "server_cpu_s": 0.0, "peak_rss_mb": 0.0}
+    try:
+        for name, argv in steps:
+            step = _measured_step(argv, env, data_dir / "stack" / "postgres")
+            rows = incidents if name != "ingest" else _raw_rows(settings)
+            result = {"bench": "pipeline", "step": name, "incidents": incidents, **step,
+                      "rows": rows, "rows_per_s": round(rows / step["wall_s"])}  # fmt: skip
+            for key in ("wall_s", "cpu_s", "server_cpu_s"):
+                totals[key] += step[key]
+            totals["peak_rss_mb"] = max(
+                totals["peak_rss_mb"], step["peak_rss_mb"], step["server_peak_rss_mb"]
+            )
+            yield result
+        sizes = _warehouse_sizes(settings)
+        scale = incidents / FULL_YEAR
+        yield {
+            "bench": "pipeline",
+            "step": "total",
+            "incidents": incidents,
+            **{key: round(value, 1) for key, value in totals.items()},
+            "s_per_million_incidents": round(totals["wall_s"] / incidents * 1e6, 1),
+            "warehouse_mb": sizes,
+            "warehouse_total_mb": round(sum(sizes.values())),
+            # the full-year targets, as they scale to this size (memory does not)
+            "targets_at_this_size": {
+                "total_s": round(PIPELINE_TARGETS["total_s"] * scale),
+                "dbt_s": round(PIPELINE_TARGETS["dbt_s"] * scale),
+                "peak_rss_mb": PIPELINE_TARGETS["peak_rss_mb"],
+                "warehouse_mb": round(PIPELINE_TARGETS["warehouse_mb"] * scale),
+            },
+        }
+    finally:
+        stack.down(settings, echo=lambda _: None)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _measured_step(argv: list[str], env: dict, pgdata: Path) -> dict:
+    """Run one step; its wall time, its own and the server's CPU time and peak memory."""
+    import threading
+
+    import psutil
+
+    server = _postmaster(pgdata)
+    server_cpu_before = _tree_cpu(server)
+    peaks = {"server": 0.0}
+    stop = threading.Event()
+
+    def sample() -> None:  # backends come and go: their memory is sampled as they run
+        while not stop.wait(0.5):
+            for child in server.children():
+                try:
+                    peaks["server"] = max(peaks["server"], child.memory_info().rss / 2**20)
+                except psutil.Error:
+                    continue
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
+    return {
+        "wall_s": round(wall, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "server_cpu_s": round(_tree_cpu(server) - server_cpu_before, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "server_peak_rss_mb": round(peaks["server"]),
+    }
+
+
+def _postmaster(pgdata: Path):
+    import psutil
+
+    return psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+
+
+def _tree_cpu(process) -> float:
+    """CPU seconds of a process, its children that ended, and those still running."""
+    import psutil
+
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children():
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+def _raw_rows(settings) -> int:
+    from crimewh.warehouse import fetch
+
+    return int(fetch(settings, """
+        select coalesce(sum(rows), 0) from raw._loads where status = 'loaded'
+            and load_id in (select max(load_id) from raw._loads where status = 'loaded'
+                            group by table_name, partition)""")[0][0])  # fmt: skip
+
+
+def _warehouse_sizes(settings) -> dict[str, int]:
+    """MB on disk per schema (tables, their indexes and TOAST)."""
+    from crimewh.warehouse import fetch
+
+    rows = fetch(settings, """
+        select n.nspname, sum(pg_total_relation_size(c.oid)) from pg_class c
+            join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm')
+            and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+        group by 1 order by 1""")  # fmt: skip
+    return {schema: round(size / 2**20) for schema, size in rows}
+
+
+def bench_dag_dbt(folder: Path, *, incidents: int) -> dict:
+    """The year backfill DAG's dbt, run by Airflow (LocalExecutor, the triggerer waking the
+    models' sensors), against `crimewh dbt build` of the same year on the same warehouse,
+    timed before and after it (the median of the two)."""
+    import shutil
+
+    from crimewh import airflow_runtime
+    from crimewh.airflow_client import span_seconds
+    from crimewh.processes import free_port
+    from crimewh.settings import Settings
+    from crimewh.warehouse import stack
+
+    zip_path = synthetic_year(folder / f"pipeline-{incidents}", incidents=incidents)
+    data_dir = folder / "dag-dbt" / "warehouse"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    environ = {
+        "CRIMEWH_DATA_DIR": str(data_dir),
+        "CRIMEWH_LANDING_URL": f"file://{zip_path.parent}",
+    }
+    settings = Settings.load(environ)
+    stack.up(settings, echo=lambda _: None)
+    settings = Settings.load(environ)
+    env = {**os.environ, **settings.as_environment()}
+    crimewh = [sys.executable, "-m", "crimewh.cli"]
+    year = str(BENCH_YEAR)
+    plain = [*crimewh, "dbt", "build", "--select", "tag:nibrs",
+             "--vars", json.dumps({"nibrs_years": [BENCH_YEAR]})]  # fmt: skip
+    extra = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True", "CRIMEWH_TASK_RETRIES": "0"}
+    try:
+        subprocess.run([*crimewh, "nibrs", "ingest", "--year", year, "--zip", str(zip_path)],
+                       env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        before = _measured_step(plain, env, data_dir / "stack" / "postgres")["wall_s"]
+        airflow_runtime.up(settings, port=free_port(), extra_env=extra, echo=lambda _: None)
+        api = airflow_runtime.client(settings)
+        api.wait_for_dags({"nibrs_year_backfill"})
+        status, run = api.trigger("nibrs_year_backfill", {"year": BENCH_YEAR})
+        if status != 200:
+            raise RuntimeError(f"the backfill was refused: {status} {run}")
+        state = api.wait("nibrs_year_backfill", run["dag_run_id"], timeout=3600)
+        group = [ti for ti in api.task_instances("nibrs_year_backfill", run["dag_run_id"])
+                 if ti["task_id"].startswith("nibrs_dbt.")]  # fmt: skip
+        airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
+        after = _measured_step(plain, env, data_dir / "stack" / "postgres")["wall_s"]
+    finally:
+        airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
+        stack.down(settings, echo=lambda _: None)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    producer = [ti for ti in group if ti["task_id"].endswith("dbt_producer_watcher")]
+    dag_s = span_seconds(group)
+    plain_s = statistics.median([before, after])
+    return {
+        "bench": "dag_dbt",
+        "incidents": incidents,
+        "run_state": state,
+        "dag_dbt_s": round(dag_s, 1),
+        "producer_s": round(span_seconds(producer), 1),
+        "plain_dbt_s": round(plain_s, 1),
+        "plain_dbt_runs_s": [before, after],
+        "ratio_vs_plain": round(dag_s / plain_s, 2),
+        "target_ratio": DAG_DBT_TARGET_RATIO,
+        "tasks": len(group),
     }
