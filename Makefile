@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup test test-fast lint format bench demo docs up down clean
+.PHONY: help setup system-deps test test-fast lint format bench demo docs up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,6 +21,15 @@ $(UV):
 
 setup: $(UV)  ## create .venv from uv.lock (a no-op when it is in sync)
 	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras
+
+system-deps:  ## Debian's chromium and redis-server, which the browser and cluster tests start
+	@missing=""; for pkg in chromium redis-server; do \
+		command -v $$pkg >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing from Debian"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 test: setup  ## run the test suite (the ten slowest tests are listed at the end)
 	$(RUN) pytest
