@@ -3,7 +3,8 @@
 1. the embedded PostgreSQL (warehouse and Airflow metadata);
 2. a local SODA server with synthetic Chicago crimes, which the nightly pull reads over HTTP;
 3. a synthetic NIBRS year dropped into the landing area, as a user would drop the FBI zip;
-4. the nightly DAG, run to completion with `airflow dags test`;
+4. Airflow (scheduler, triggerer, API server), and the nightly DAG triggered through its
+   REST API as the UI's Trigger button does, followed to the end;
 5. what landed: rows per mart, the models' metrics, how to query and where the UI is.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import time
 
 from crimewh.settings import Settings
@@ -50,59 +50,67 @@ def run_demo(
         if not zip_path.exists():
             synthesize_nibrs(zip_path, year=year, incidents=incidents, seed=year, deflate64=True)
 
-        step("preparing Airflow (metadata schema, warehouse pool, dbt manifest)")
-        # a retry would only hide the error in a demo
-        extra = {"CRIMEWH_TASK_RETRIES": os.environ.get("CRIMEWH_TASK_RETRIES", "0")}
-        airflow_runtime.prepare(settings, extra_env=extra, echo=lambda line: echo(f"    {line}"))
-
-        step("running the nightly DAG with `airflow dags test`; each task as it finishes:")
-        log_path = settings.data_dir / "demo" / "nightly.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        returncode = _run_nightly(settings, extra, log_path, started, echo)
-        if returncode != 0:
-            echo(f"\nThe nightly run failed; its log is {log_path}")
+        step("starting Airflow (metadata schema, warehouse pool, dbt manifest, scheduler)")
+        # a retry would only hide the error in a demo; nothing runs by itself but the nightly
+        extra = {"CRIMEWH_TASK_RETRIES": os.environ.get("CRIMEWH_TASK_RETRIES", "0"),
+                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}  # fmt: skip
+        airflow = airflow_runtime.up(
+            settings, extra_env=extra, echo=lambda line: echo(f"    {line}")
+        )
+        try:
+            step("triggering the nightly DAG; each task as it finishes:")
+            state = _run_nightly(settings, started, echo)
+        finally:
+            airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
+        if state != "success":
+            echo(f"\nThe nightly run {state}; the task logs are under {airflow['airflow_home']}"
+                 "/logs (or `make up` and open the run in the UI)")  # fmt: skip
             return 1
     finally:
         server.stop()
 
     summaries = sorted((settings.data_dir / "runs").glob("run-*.json"))
     summary = json.loads(summaries[-1].read_text())
-    _report(settings, summary, log_path, started, echo)
+    _report(settings, summary, started, echo)
     return 0
 
 
-# `airflow dags test` says "[DAG TEST] end task task_id=X map_index=N" as each task ends
-_TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(?P<task>\S+) map_index=(?P<index>-?\d+)")
-
-
-def _run_nightly(settings, extra, log_path, started, echo) -> int:
-    """`airflow dags test` of the nightly, its output into the log, a line per task as it
-    ends (the dbt models' own tasks counted, not listed: one `dbt build` runs them all)."""
-    import subprocess
-
+def _run_nightly(settings, started, echo) -> str:
+    """Trigger the nightly through the REST API and follow it to its end, a line per task
+    as it finishes (the dbt models' own tasks counted, not listed: one `dbt build` runs
+    them all); the run's final state."""
     from crimewh import airflow_runtime
 
-    command = [airflow_runtime.airflow_executable(), "dags", "test", "crime_warehouse_nightly"]
-    environment = airflow_runtime.environment(settings, extra=extra)
+    dag_id = "crime_warehouse_nightly"
+    api = airflow_runtime.client(settings)
+    api.wait_for_dags({dag_id})
+    status, run = api.trigger(dag_id)
+    if status != 200:
+        raise RuntimeError(f"Airflow refused to trigger {dag_id}: {status} {run}")
+    reported: set[str] = set()
     models: dict[str, int] = {}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        for line in process.stdout:
-            log.write(line)
-            ended = _TASK_END.search(line)
-            if not ended:
+    while True:
+        state = api.run_state(dag_id, run["dag_run_id"])
+        for task, task_state in api.task_states(dag_id, run["dag_run_id"]).items():
+            if task in reported or task_state not in _FINISHED:
                 continue
-            task, index = ended["task"], int(ended["index"])
+            reported.add(task)
             group, _, name = task.rpartition(".")
             if group and name != "dbt_producer_watcher":
                 models[group] = models.get(group, 0) + 1
                 continue
-            label = f"{group}: dbt build" if group else task + (f"[{index}]" if index >= 0 else "")
-            echo(f"[{time.perf_counter() - started:5.0f}s]    {label} done")
-        for group, count in models.items():
-            echo(f"           {group}: {count} model and test tasks followed the build")
-        return process.wait()
+            label = f"{group}: dbt build" if group else task
+            done = "done" if task_state == "success" else task_state
+            echo(f"[{time.perf_counter() - started:5.0f}s]    {label} {done}")
+        if state in ("success", "failed"):
+            break
+        time.sleep(2)
+    for group, count in models.items():
+        echo(f"           {group}: {count} model and test tasks followed the build")
+    return state
+
+
+_FINISHED = ("success", "failed", "upstream_failed", "skipped")
 
 
 def _steps(echo, started):
@@ -114,7 +122,7 @@ def _steps(echo, started):
     return step
 
 
-def _report(settings: Settings, summary: dict, log_path, started: float, echo) -> None:
+def _report(settings: Settings, summary: dict, started: float, echo) -> None:
     from crimewh.settings import redact
     from crimewh.warehouse.stack import StackState
 
@@ -130,7 +138,6 @@ def _report(settings: Settings, summary: dict, log_path, started: float, echo) -
         ("the quality data docs", settings.data_dir / "quality" / "data_docs" / "index.html"),
         *((f"the {model} model card", card) for model, card in _model_cards(settings)),
         ("the dbt docs", "make docs   (or .venv/bin/crimewh dbt docs serve)"),
-        ("the nightly run's log", log_path),
     ]
     echo("\nWhat to open:")
     for what, where in opened:
@@ -142,7 +149,8 @@ def _report(settings: Settings, summary: dict, log_path, started: float, echo) -
         "  .venv/bin/crimewh stack psql --role analyst -c "
         "'select * from marts.agg_nibrs_agency_year_offenses limit 5'\n"
         f"  warehouse: {redact(settings.warehouse_url)}\n"
-        "Open the Airflow UI: make up   (prints the URL and the admin password)\n"
+        "See the nightly run in the Airflow UI: make up   (prints the URL and the admin "
+        "password)\n"
         f"\nPostgreSQL is still running{port}, with everything above in it; `make down` "
         "stops it (the data stays in the data folder)."
     )
