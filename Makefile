@@ -48,10 +48,10 @@ format: setup  ## apply ruff fixes and formatting
 
 bench: $(UV)  ## benchmarks at scale; one JSON object per line
 	@UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet --all-extras --group bench
-	$(RUN) crimewh bench --incidents $(BENCH_INCIDENTS)
+	$(RUN) python -m testkit bench --incidents $(BENCH_INCIDENTS)
 
 demo: setup  ## the whole pipeline once on synthetic data: stack, SODA server, nightly DAG
-	$(RUN) crimewh demo
+	$(RUN) python -m testkit demo
 
 docs: setup  ## the dbt docs site: generate, then serve on http://127.0.0.1:8580
 	$(RUN) crimewh dbt docs generate

@@ -25,7 +25,7 @@ import pytest
 
 from crimewh.processes import free_port
 from crimewh.settings import Settings
-from decoder.zipwriter import write_zip
+from testkit.zipwriter import write_zip
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL_SAMPLE = FIXTURES / "nibrs_2021_sample_lines.txt"
@@ -229,9 +229,9 @@ class Airflow:
 def airflow(warehouse):
     """One Airflow for every DAG test, on free ports, stopped (all of it) however they end."""
     from crimewh import airflow_runtime
-    from crimewh.chicago.server import Dataset, SodaServer
-    from crimewh.chicago.synth import synthesize as synthesize_chicago
     from crimewh.warehouse import stack
+    from testkit.chicago_synth import synthesize as synthesize_chicago
+    from testkit.soda_server import Dataset, SodaServer
 
     data_dir = Path(tempfile.mkdtemp(prefix="crimewh-test-airflow-"))
     state = stack.StackState.load(warehouse.settings.data_dir)

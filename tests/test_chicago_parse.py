@@ -8,7 +8,7 @@ import pytest
 
 from crimewh.chicago.client import SodaClient
 from crimewh.chicago.parse import RAW_SCHEMA, ParseError, parse_rows
-from crimewh.chicago.server import Dataset, SodaServer
+from testkit.soda_server import Dataset, SodaServer
 
 # shared/reference/chicago-crimes-soda.md §1.4, verbatim
 ROW_2017 = json.loads("""{

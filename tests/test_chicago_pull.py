@@ -21,10 +21,10 @@ from sodapy import Socrata
 
 from crimewh.chicago.client import RetryPolicy, SodaClient
 from crimewh.chicago.pull import PullError, StateStore, _latest_per_id, abandon, pull
-from crimewh.chicago.server import Dataset, SodaServer
-from crimewh.chicago.synth import synthesize
 from crimewh.lake import Lake
 from crimewh.settings import Settings
+from testkit.chicago_synth import synthesize
+from testkit.soda_server import Dataset, SodaServer
 
 FAST = RetryPolicy(attempts=8, backoff_base=0.02, backoff_max=0.2)
 
@@ -514,7 +514,7 @@ def test_a_batch_already_in_the_lake_is_abandoned_only_when_forced(served, tmp_p
 
 
 def test_benchmark_reports_rows_per_second(tmp_path):
-    from crimewh.chicago.bench import bench_pull
+    from testkit.bench_chicago import bench_pull
 
     result = bench_pull(tmp_path, rows=3000, page_size=1000)
     assert result["bench"] == "chicago_pull"
@@ -525,10 +525,10 @@ def test_benchmark_reports_rows_per_second(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["truth.parquet"]  # the run cleaned up
 
 
-def test_the_project_command_line_has_the_chicago_commands(tmp_path, capsys):
-    from crimewh.cli import main
+def test_the_test_kit_command_line_writes_synthetic_chicago_rows(tmp_path, capsys):
+    from testkit.cli import main
 
-    assert main(["chicago", "synth", "--rows", "40", "--out", str(tmp_path / "r.json")]) == 0
+    assert main(["chicago-synth", "--rows", "40", "--out", str(tmp_path / "r.json")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows"] == 40
     assert len(json.loads((tmp_path / "r.json").read_text())) == 40

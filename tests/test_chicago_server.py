@@ -12,8 +12,8 @@ import requests
 from sodapy import Socrata
 
 from crimewh.chicago.client import RetryPolicy, SodaClient, SodaError, endpoint
-from crimewh.chicago.server import Dataset, SodaServer
-from crimewh.chicago.synth import synthesize, to_json_rows
+from testkit.chicago_synth import synthesize, to_json_rows
+from testkit.soda_server import Dataset, SodaServer
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_serve_command_serves_and_writes_the_truth(tmp_path):
     truth = tmp_path / "truth.parquet"
     env = dict(os.environ, CRIMEWH_DATA_DIR=str(tmp_path))
     process = subprocess.Popen(
-        [sys.executable, "-m", "crimewh.chicago.cli", "serve", "--port", "0", "--rows", "300",
+        [sys.executable, "-m", "testkit", "chicago-serve", "--port", "0", "--rows", "300",
          "--seed", "3", "--truth-out", str(truth), "--fail-rate", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip

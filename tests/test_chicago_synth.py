@@ -11,7 +11,7 @@ import pytest
 
 from crimewh.chicago import API_FIELDS
 from crimewh.chicago.arrow import to_numpy
-from crimewh.chicago.synth import (
+from testkit.chicago_synth import (
     SENTINEL,
     synthesize,
     to_json_rows,

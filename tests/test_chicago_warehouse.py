@@ -12,9 +12,9 @@ import pytest
 
 from crimewh.chicago.client import SodaClient
 from crimewh.chicago.pull import pull
-from crimewh.chicago.server import Dataset, SodaServer
-from crimewh.chicago.synth import synthesize
 from crimewh.warehouse.loader import load_partition
+from testkit.chicago_synth import synthesize
+from testkit.soda_server import Dataset, SodaServer
 
 RAW_TYPES = {
     "id": "bigint", "case_number": "text", "date": "timestamp without time zone",

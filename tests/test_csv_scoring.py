@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crimewh.chicago.synth import synthesize
 from crimewh.quality.codes import CHICAGO_LATITUDE, CHICAGO_LONGITUDE
 from ml.csv_scoring import (
     MAX_FIELD_CHARS,
@@ -25,6 +24,7 @@ from ml.csv_scoring import (
 from ml.db import MLError
 from ml.features import FittedFeatures, arrest_spec, chicago_source_features
 from ml.registry import LoadedModel
+from testkit.chicago_synth import synthesize
 
 # the portal's CSV export header, and two of its rows (as in test_ml_features.py)
 HEADER = [

@@ -15,7 +15,7 @@ import pytest
 
 from crimewh import airflow_runtime
 from crimewh.dag_support import WAREHOUSE_POOL, Tag
-from decoder.synth import synthesize as synthesize_nibrs
+from testkit.nibrs_synth import synthesize as synthesize_nibrs
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_IDS = {"crime_warehouse_nightly", "nibrs_year_backfill", "chicago_backfill"}

@@ -23,12 +23,12 @@ import pytest
 
 from crimewh.chicago.client import SodaClient
 from crimewh.chicago.pull import pull
-from crimewh.chicago.server import Dataset, SodaServer
-from crimewh.chicago.synth import synthesize as synthesize_crimes
 from crimewh.dbt import PROJECT_DIR, run_dbt
 from crimewh.nibrs_ingest import ingest_year
 from decoder.decode import decode_zip
-from decoder.synth import synthesize
+from testkit.chicago_synth import synthesize as synthesize_crimes
+from testkit.nibrs_synth import synthesize
+from testkit.soda_server import Dataset, SodaServer
 
 MODERN_YEAR = 2018
 LEGACY_YEAR = 2000  # B1/B2/B3 batch headers, and the year without current populations

@@ -23,13 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from crimewh.chicago.synth import synthesize
 from ml.csv_scoring import score_csv
 from ml.db import connect, query
 from ml.features import SEEDS, arrest_spec, chicago_source_features
 from ml.registry import Registry
 from ml.score import score
 from ml.train import TrainConfig, due_reason, is_due, train
+from testkit.chicago_synth import synthesize
 
 SCHEMA = "ml_test_marts"
 DROP_SCORES = tuple(

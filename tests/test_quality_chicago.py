@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from crimewh.chicago.parse import parse_rows
-from crimewh.chicago.synth import SENTINEL, synthesize, to_json_rows
 from crimewh.lake import Lake
 from crimewh.quality.run import QualityGateError, check_chicago_batch, stored_results
+from testkit.chicago_synth import SENTINEL, synthesize, to_json_rows
 
 BATCH = "20251123T154500"
 

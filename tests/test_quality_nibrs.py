@@ -16,8 +16,8 @@ from crimewh.quality.run import QualityGateError, check_nibrs_partition, stored_
 from crimewh.settings import Settings
 from decoder.decode import decode_zip, segment_schemas
 from decoder.layouts import load_layouts
-from decoder.synth import synthesize
-from decoder.zipwriter import write_zip
+from testkit.nibrs_synth import synthesize
+from testkit.zipwriter import write_zip
 
 YEAR = 2021
 MEMBER = f"{YEAR}_NIBRS_NATIONAL_MASTER_FILE_ENC.txt"

@@ -23,7 +23,7 @@ from decoder.decode import decode_zip
 @pytest.fixture(scope="module")
 def real_lines(tmp_path_factory, sample_bytes):
     """The 14 real 2021 lines, decoded (unrelated records: no 01 has its children)."""
-    from decoder.zipwriter import write_zip
+    from testkit.zipwriter import write_zip
 
     folder = tmp_path_factory.mktemp("real")
     zip_path = folder / "nibrs-2021.zip"
@@ -148,7 +148,7 @@ def test_chicago_frames_add_types_and_derived_columns():
 
 def test_incident_counts_stay_aligned_when_arrow_joins_in_parallel(tmp_path):
     """Past ~32k rows Arrow's joins come back reordered; each count must stay with its 01."""
-    from decoder.synth import synthesize
+    from testkit.nibrs_synth import synthesize
 
     synthesize(tmp_path / "nibrs-2022.zip", year=2022, incidents=40_000, seed=5)
     decode_zip(tmp_path / "nibrs-2022.zip", tmp_path / "decoded")

@@ -10,7 +10,7 @@ from conftest import read_rows
 from decoder.decode import decode_zip
 from decoder.layouts import load_layouts
 from decoder.source import iter_inflated, open_member
-from decoder.synth import synthesize
+from testkit.nibrs_synth import synthesize
 
 LEGACY = ("B1", "B2", "B3")
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from decoder.layouts import load_layouts
-from decoder.synth import synthesize
+from testkit.nibrs_synth import synthesize
 
 YEAR = 2021
 INCIDENTS = 4000

@@ -17,7 +17,7 @@ from crimewh.settings import Settings
 from crimewh.warehouse import stack
 from crimewh.warehouse.loader import LoadError, load_partition
 from decoder.decode import segment_schemas
-from decoder.synth import synthesize
+from testkit.nibrs_synth import synthesize
 
 YEAR = 2019
 

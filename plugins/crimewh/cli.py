@@ -23,31 +23,6 @@ AREA_MODULES = (
 )
 
 
-def _nibrs_synth(args: argparse.Namespace) -> int:
-    from decoder.cli import progress_bar
-    from decoder.synth import synthesize
-
-    bar = progress_bar(args.incidents, " incidents")
-    try:
-        summary = synthesize(
-            args.out,
-            year=args.year,
-            incidents=args.incidents,
-            seed=args.seed,
-            deflate64=args.deflate64,
-            crlf=args.crlf,
-            legacy_headers=args.legacy_headers,
-            nul_fill=args.nul_fill,
-            trim_lines=args.trim_lines,
-            progress=bar.update if bar else None,
-        )
-    finally:
-        if bar:
-            bar.close()
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
 def _nibrs_decode(args: argparse.Namespace) -> int:
     from decoder.cli import run
 
@@ -73,24 +48,6 @@ def _nibrs_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from crimewh.demo import run_demo
-    from crimewh.settings import settings
-
-    return run_demo(
-        settings(), year=args.year, incidents=args.incidents, chicago_rows=args.chicago_rows
-    )
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from crimewh.bench import BENCHMARKS, run_benchmarks
-
-    only = tuple(args.only or BENCHMARKS)
-    for result in run_benchmarks(args.data_dir / "bench", incidents=args.incidents, only=only):
-        print(json.dumps(result), flush=True)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     from decoder.cli import build_parser as decode_parser
 
@@ -107,24 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     nibrs = areas.add_parser("nibrs", help="FBI NIBRS master files")
     nibrs_commands = nibrs.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    synth = nibrs_commands.add_parser(
-        "synth", help="write a format-faithful synthetic master-file zip"
-    )
-    synth.add_argument("--year", type=int, required=True)
-    synth.add_argument("--incidents", type=int, required=True, help="Group A incidents")
-    synth.add_argument("--out", type=Path, required=True, help="zip to write, nibrs-YYYY.zip")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument(
-        "--deflate64", action="store_true", help="compress as the FBI does (zip method 9)"
-    )
-    synth.add_argument("--crlf", action="store_true", help="CRLF line ends")
-    synth.add_argument(
-        "--legacy-headers", action="store_true", help="B1/B2/B3 batch headers (1991-2012)"
-    )
-    synth.add_argument("--nul-fill", action="store_true", help="NUL bytes in BH filler fields")
-    synth.add_argument("--trim-lines", action="store_true", help="right-trim every line")
-    synth.set_defaults(handler=_nibrs_synth)
-
     decode = nibrs_commands.add_parser(
         "decode",
         help="decode a master-file zip into Parquet (same as nibrs-decode)",
@@ -145,27 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--force", action="store_true", help="reload even if already loaded")
     ingest.set_defaults(handler=_nibrs_ingest)
 
-    demo = areas.add_parser(
-        "demo", help="the whole pipeline once: stack, SODA server, NIBRS year, nightly DAG"
-    )
-    demo.add_argument("--year", type=int, default=2024, help="the synthetic NIBRS year")
-    demo.add_argument("--incidents", type=int, default=100_000)
-    demo.add_argument("--chicago-rows", type=int, default=50_000)
-    demo.set_defaults(handler=_demo)
-
-    bench = areas.add_parser("bench", help="benchmarks; one JSON object per line")
-    bench.add_argument("--incidents", type=int, default=1_000_000)
-    bench.add_argument(
-        "--only",
-        action="append",
-        choices=["decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt"],
-        help="run this benchmark only (repeatable; load runs decode first)",
-    )
-    bench.set_defaults(handler=_bench)
     return parser
 
 
-def _log_progress_to_stderr() -> None:
+def log_progress_to_stderr() -> None:
     """The project's progress lines (logged, so that Airflow files them as info) on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -176,7 +98,7 @@ def _log_progress_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _log_progress_to_stderr()
+    log_progress_to_stderr()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # only pass-through commands (`stack psql`, `dbt`) take arguments of their own

@@ -1,9 +1,10 @@
-"""`crimewh chicago …`: pull the crimes dataset, or serve synthetic rows like the portal does.
+"""`crimewh chicago …`: pull the crimes dataset into the lake and the warehouse.
 
     crimewh chicago pull [--since ISO] [--years A-B] [--overlap-hours H] [--page-size N]
     crimewh chicago abandon [--force]
-    crimewh chicago serve --port P [--rows N | --from-file F.json] [--fail-rate R] [--seed S]
-    crimewh chicago synth --rows N --out F.json [--seed S]
+
+(A local SODA server with synthetic rows, for tests and the demo, is in the test kit:
+``python -m testkit chicago-serve``.)
 
 Also runnable on its own: ``python -m crimewh.chicago.cli pull …``.
 """
@@ -15,12 +16,10 @@ import json
 import math
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
-
-DEFAULT_SERVE_ROWS = 100_000
 
 
-def _years(text: str) -> tuple[int, int]:
+def year_span(text: str) -> tuple[int, int]:
+    """``2001-2025`` or ``2024`` as (first, last); argparse's error otherwise."""
     try:
         first, _, last = text.partition("-")
         span = (int(first), int(last or first))
@@ -45,7 +44,7 @@ def _checked(check, *values, **options):
 def _pull_years(text: str) -> tuple[int, int]:
     from crimewh.chicago.pull import check_years
 
-    return _checked(check_years, *_years(text))
+    return _checked(check_years, *year_span(text))
 
 
 def _since(text: str) -> datetime:
@@ -147,73 +146,12 @@ def _print_page(page) -> None:
     )  # fmt: skip
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from crimewh.chicago.server import Dataset, SodaServer
-
-    if args.from_file:
-        try:
-            dataset = Dataset.from_file(args.from_file)
-        except ValueError as error:
-            print(f"crimewh chicago serve: {error}", file=sys.stderr)
-            return 1
-        origin, truth = str(args.from_file), None
-    else:
-        from crimewh.chicago.synth import synthesize, write_truth
-
-        rows = args.rows if args.rows is not None else DEFAULT_SERVE_ROWS
-        print(f"generating {rows:,} rows (seed {args.seed}) …", file=sys.stderr, flush=True)
-        synthetic = synthesize(
-            rows, seed=args.seed, years=args.years, location_shape=args.location_shape
-        )
-        dataset = Dataset.from_wire_table(synthetic.table)
-        truth = args.truth_out or (
-            _settings().data_dir / "chicago" / "truth" / f"serve-rows{rows}-seed{args.seed}"
-            ".truth.parquet"
-        )
-        write_truth(truth, synthetic.truth)
-        origin = f"synthetic, seed {args.seed}"
-    server = SodaServer(
-        dataset, host=args.host, port=args.port, fail_rate=args.fail_rate, seed=args.seed,
-        retry_after=args.retry_after, slow_seconds=args.slow_seconds,
-    )  # fmt: skip
-    print(
-        f"serving {len(dataset):,} rows ({origin}) at {server.url}\n"
-        f"  pull with: CRIMEWH_SODA_DOMAIN={server.domain} crimewh chicago pull --years …"
-        + (f"\n  truth (id, arrest_probability): {truth}" if truth else "")
-        + (f"\n  faults: {args.fail_rate:.0%} of requests" if args.fail_rate else ""),
-        flush=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    stats = server.stats
-    print(f"answered {stats.requests:,} requests; faults {dict(stats.faults)}", file=sys.stderr)
-    return 0
-
-
-def _synth(args: argparse.Namespace) -> int:
-    from crimewh.chicago.synth import synthesize, truth_path_for, write_json, write_truth
-
-    synthetic = synthesize(
-        args.rows, seed=args.seed, years=args.years, location_shape=args.location_shape
-    )
-    write_json(args.out, synthetic.table)
-    truth = write_truth(truth_path_for(args.out), synthetic.truth)
-    print(json.dumps({"rows": synthetic.table.num_rows, "out": str(args.out),
-                      "truth": str(truth)}, indent=2))  # fmt: skip
-    return 0
-
-
 def register(areas) -> None:
-    from crimewh.chicago import FIRST_YEAR, LAST_YEAR, LOCATION_SHAPES
 
     chicago = areas.add_parser(
         "chicago",
         help="City of Chicago crimes (SODA dataset ijzp-q8t2)",
-        description="Pull the crimes dataset into the lake and raw, or serve synthetic rows.",
+        description="Pull the crimes dataset into the lake and raw.",
     )
     commands = chicago.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -254,42 +192,6 @@ def register(areas) -> None:
         help="drop it even if it is already in the lake and only waits to be loaded",
     )  # fmt: skip
     drop.set_defaults(handler=_abandon)
-
-    serve = commands.add_parser(
-        "serve",
-        help="a local SODA-compatible server for tests and the demo",
-        description="Serve /resource/ijzp-q8t2.json on 127.0.0.1 until interrupted.",
-    )
-    serve.add_argument("--port", type=int, required=True, help="0 picks a free port")
-    serve.add_argument("--host", default="127.0.0.1")
-    source = serve.add_mutually_exclusive_group()
-    source.add_argument("--rows", type=int, help=f"synthetic rows (default {DEFAULT_SERVE_ROWS:,})")
-    source.add_argument("--from-file", type=Path, help="a JSON array of rows to serve instead")
-    serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument(
-        "--years", type=_years, default=(FIRST_YEAR, LAST_YEAR),
-        help=f"years of the synthetic rows (default {FIRST_YEAR}-{LAST_YEAR})",
-    )  # fmt: skip
-    serve.add_argument("--location-shape", choices=LOCATION_SHAPES, default="legacy")
-    serve.add_argument(
-        "--truth-out", type=Path,
-        help="where the arrest probabilities go (default <data>/chicago/truth/"
-        "serve-rows<N>-seed<S>.truth.parquet)",
-    )  # fmt: skip
-    serve.add_argument("--fail-rate", type=float, default=0.0, help="share of faulty responses")
-    serve.add_argument("--retry-after", type=int, default=1, help="seconds a 429 asks for")
-    serve.add_argument("--slow-seconds", type=float, default=3.0, help="delay of a slow fault")
-    serve.set_defaults(handler=_serve)
-
-    synth = commands.add_parser(
-        "synth", help="write synthetic rows as a JSON array (for serve --from-file)"
-    )
-    synth.add_argument("--rows", type=int, required=True)
-    synth.add_argument("--out", type=Path, required=True, help="F.json; truth beside it")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--years", type=_years, default=(FIRST_YEAR, LAST_YEAR))
-    synth.add_argument("--location-shape", choices=LOCATION_SHAPES, default="legacy")
-    synth.set_defaults(handler=_synth)
 
 
 def main(argv: list[str] | None = None) -> int:

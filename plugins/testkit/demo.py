@@ -22,11 +22,11 @@ def run_demo(
     settings: Settings, *, year: int, incidents: int, chicago_rows: int, echo=print
 ) -> int:
     from crimewh import airflow_runtime
-    from crimewh.chicago.server import Dataset, SodaServer
-    from crimewh.chicago.synth import synthesize as synthesize_chicago
-    from crimewh.chicago.synth import truth_path_for, write_truth
     from crimewh.warehouse import stack
-    from decoder.synth import synthesize as synthesize_nibrs
+    from testkit.chicago_synth import synthesize as synthesize_chicago
+    from testkit.chicago_synth import truth_path_for, write_truth
+    from testkit.nibrs_synth import synthesize as synthesize_nibrs
+    from testkit.soda_server import Dataset, SodaServer
 
     started = time.perf_counter()
     step = _steps(echo, started)

@@ -1,6 +1,6 @@
 """`make bench`: training throughput of the arrest model on a million synthetic rows.
 
-The rows come from the Chicago generator (``crimewh.chicago.synth``) through the same
+The rows come from the Chicago generator (``testkit.chicago_synth``) through the same
 feature definition a user's CSV goes through (``ml.features.chicago_source_features``),
 so no warehouse is needed. The earliest million eligible rows are the training window and
 the next ones the validation window, as in a real run. The figure covers what a training
@@ -27,8 +27,8 @@ def prepared_rows(folder: Path, *, rows: int, seed: int = 0):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from crimewh.chicago.synth import synthesize
     from ml.features import arrest_spec, chicago_source_features
+    from testkit.chicago_synth import synthesize
 
     path = folder / "arrest-rows.parquet"
     marker = folder / "arrest-rows.json"

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import as_strided
 
 from decoder.layouts import RecordLayout, load_layouts
-from decoder.zipwriter import write_zip
+from testkit.zipwriter import write_zip
 
 MEMBER_NAME = "{year}_NIBRS_NATIONAL_MASTER_FILE_ENC.txt"
 BLOCK_INCIDENTS = 32_768  # fixed, so the output depends on the arguments and seed only

@@ -1,8 +1,8 @@
 """The Chicago pull benchmark: one synthetic year from a local server, through a whole pull.
 
-The server runs in its own process (``crimewh chicago serve``), as the portal would, so the
-figure is the client's: requests, JSON decoding, parsing, staging and the lake. The load is
-left out unless asked for (``load=True``), since it would put synthetic rows into the
+The server runs in its own process (``python -m testkit chicago-serve``), as the portal
+would, so the figure is the client's: requests, JSON decoding, parsing, staging and the lake.
+The load is left out unless asked for (``load=True``), since it would put synthetic rows into the
 configured warehouse's ``raw.chicago_crimes``; the loader has its own benchmark.
 """
 
@@ -29,7 +29,7 @@ def bench_pull(
     folder = Path(folder)
     data_dir = folder / f"run-{time.strftime('%Y%m%dT%H%M%S')}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "crimewh.chicago.cli", "serve", "--port", "0",
+        [sys.executable, "-m", "testkit", "chicago-serve", "--port", "0",
          "--rows", str(rows), "--years", f"{BENCH_YEAR}-{BENCH_YEAR}",
          "--truth-out", str(folder / "truth.parquet")],
         stdout=subprocess.PIPE, text=True,

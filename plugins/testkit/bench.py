@@ -28,8 +28,8 @@ def run_benchmarks(
     folder: Path, *, incidents: int, only: tuple[str, ...] = BENCHMARKS
 ) -> Iterator[dict]:
     """The benchmarks named in ``only``, in order; load measures what decode wrote."""
-    from crimewh.chicago.bench import bench_pull
-    from ml.bench import bench_train
+    from testkit.bench_chicago import bench_pull
+    from testkit.bench_train import bench_train
 
     if "decode" in only or "load" in only:
         yield bench_decode(folder, incidents=incidents)
@@ -49,7 +49,7 @@ def run_benchmarks(
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
     """A Deflate64 master file of ``incidents`` incidents, reused while its inputs match."""
-    from decoder.synth import synthesize
+    from testkit.nibrs_synth import synthesize
 
     zip_path = folder / f"nibrs-{year}.zip"
     recipe = {"year": year, "incidents": incidents, "seed": 0, "deflate64": True}
@@ -135,7 +135,7 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
         result["crimepy"] = "not installed: run through `make bench`"
         return result
     crimepy_s, crimepy_rss = timed_child(
-        [sys.executable, "-m", "crimewh.crimepy_baseline", str(zip_path), str(folder / "crimepy")]
+        [sys.executable, "-m", "testkit.crimepy_baseline", str(zip_path), str(folder / "crimepy")]
     )
     result.update(
         crimepy_s=round(crimepy_s, 2),

@@ -90,7 +90,7 @@ class Dataset:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def from_wire_table(cls, table: pa.Table) -> Dataset:
-        """From ``crimewh.chicago.synth`` output: strings, booleans, ``location`` JSON text."""
+        """From ``testkit.chicago_synth`` output: strings, booleans, ``location`` JSON text."""
         return cls({name: _json_text(name, table.column(name)) for name in table.column_names})
 
     @classmethod

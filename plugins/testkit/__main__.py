@@ -1,0 +1,5 @@
+import sys
+
+from testkit.cli import main
+
+sys.exit(main())
