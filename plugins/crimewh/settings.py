@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "lake": "CRIMEWH_LAKE_URL",
     "landing": "CRIMEWH_LANDING_URL",
     "warehouse_url": "CRIMEWH_WAREHOUSE_URL",
+    "analyst_url": "CRIMEWH_ANALYST_URL",
     "s3_endpoint_url": "CRIMEWH_S3_ENDPOINT_URL",
     "soda_domain": "CRIMEWH_SODA_DOMAIN",
     "soda_app_token": "CRIMEWH_SODA_APP_TOKEN",
@@ -43,6 +44,8 @@ class Settings:
     soda_domain: str = "data.cityofchicago.org"
     soda_app_token: str | None = None
     soda_page_size: int = 50_000
+    # the read-only analyst role (the dashboard); the embedded stack's when left unset
+    analyst_url: str | None = None
     # True when the URL was left unset, so the embedded stack (`crimewh stack up`) provides it
     embedded_warehouse: bool = True
     embedded_s3: bool = False
@@ -63,6 +66,7 @@ class Settings:
         embedded_warehouse = not values["warehouse_url"]
         if embedded_warehouse and stack:
             values["warehouse_url"] = stack.url()
+            values["analyst_url"] = values["analyst_url"] or stack.url("analyst")
         embedded_s3 = lake_url.startswith("s3://") and not values["s3_endpoint_url"]
         if embedded_s3 and stack and stack.moto_port:
             values["s3_endpoint_url"] = f"http://127.0.0.1:{stack.moto_port}"
@@ -77,6 +81,7 @@ class Settings:
             soda_domain=values["soda_domain"] or "data.cityofchicago.org",
             soda_app_token=values["soda_app_token"],
             soda_page_size=_positive_int(values["soda_page_size"] or 50_000, "soda_page_size"),
+            analyst_url=values["analyst_url"],
             embedded_warehouse=embedded_warehouse,
             embedded_s3=embedded_s3,
         )
@@ -105,6 +110,8 @@ class Settings:
         }
         if self.warehouse_url and not self.embedded_warehouse:
             environment[ENVIRONMENT["warehouse_url"]] = self.warehouse_url
+            if self.analyst_url:
+                environment[ENVIRONMENT["analyst_url"]] = self.analyst_url
         if self.s3_endpoint_url and not self.embedded_s3:
             environment[ENVIRONMENT["s3_endpoint_url"]] = self.s3_endpoint_url
         if self.soda_app_token:
@@ -116,6 +123,7 @@ class Settings:
             f"Settings(data_dir={str(self.data_dir)!r}, lake_url={self.lake_url!r}, "
             f"landing_url={self.landing_url!r}, "
             f"warehouse_url={redact(self.warehouse_url)!r}, "
+            f"analyst_url={redact(self.analyst_url)!r}, "
             f"s3_endpoint_url={self.s3_endpoint_url!r}, soda_domain={self.soda_domain!r}, "
             f"soda_app_token={'***' if self.soda_app_token else None!r}, "
             f"soda_page_size={self.soda_page_size})"
