@@ -1,7 +1,8 @@
-"""NIBRS master-file record layouts, read from ``configuration/nibrs_layouts.yml``.
+"""NIBRS master-file record layouts, read from ``decoder/nibrs_layouts.yml``.
 
 The YAML is the only place field positions are written; the decoder and the synthetic
-generator both take them from here.
+generator both take them from here. It is package data of ``decoder``, found with
+importlib.resources, so a checkout and an installed wheel read the same file.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ class RecordLayout:
 
 def _layouts_path() -> Path:
     packaged = resources.files("decoder").joinpath(LAYOUTS_FILE)
-    if packaged.is_file():  # an installed wheel carries its own copy
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "configuration" / LAYOUTS_FILE
+    if not packaged.is_file():
+        raise FileNotFoundError(
+            f"decoder/{LAYOUTS_FILE} is missing from the installed decoder: reinstall it "
+            "(pip install crime-warehouse)"
+        )
+    return Path(str(packaged))
 
 
 @cache

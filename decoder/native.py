@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import os
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +24,7 @@ from decoder.slicing import UNIQUE_FIELDS, string_array
 
 ENGINE_VARIABLE = "NIBRS_DECODE_ENGINE"
 ENGINES = ("auto", "native", "numpy")
-LIBRARY = Path(__file__).with_name("_slicer.so")
+LIBRARY = "_slicer.so"  # package data of ``decoder``, as hatch_build.py installs it
 ABI = 9  # SLICER_ABI in _slicer.c: a library built from another version is not used
 
 COPY_SLACK = 16  # the slicer moves values in 16-byte words
@@ -39,10 +39,14 @@ class EngineUnavailableError(Exception):
 @cache
 def library() -> ctypes.CDLL | None:
     """The built library, or None when there is none (or it is from another version)."""
-    if not LIBRARY.is_file():
+    packaged = resources.files("decoder").joinpath(LIBRARY)
+    if not packaged.is_file():
         return None
     try:
-        lib = ctypes.CDLL(str(LIBRARY))
+        # a real file in any ordinary install; extracted first from a zipped one (the
+        # loaded library outlives the extracted copy)
+        with resources.as_file(packaged) as path:
+            lib = ctypes.CDLL(str(path))
     except OSError:
         return None
     lib.slicer_abi.restype = ctypes.c_int32
@@ -80,7 +84,8 @@ def resolve_engine(requested: str | None = None) -> str:
         return "native"
     if requested == "native":
         raise EngineUnavailableError(
-            f"the native slicer is not built ({LIBRARY} is missing or from another version): "
+            f"the native slicer is not built (decoder/{LIBRARY} is missing or from another "
+            "version): "
             "reinstall with a C compiler available (`make setup` after installing gcc), "
             "or decode with --engine numpy"
         )

@@ -455,7 +455,6 @@ def _as_text(column):
 
 
 # -- Chicago rows that are not in the mart (a user's CSV) ------------------------------------------
-SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "chicago"
 # the portal's CSV export names columns by display name; the API by field name
 DISPLAY_NAMES = {
     "id": "id",
@@ -497,10 +496,17 @@ def api_field(header: str) -> str | None:
     return text if text in DISPLAY_NAMES.values() else None
 
 
+def chicago_seeds() -> Path:
+    """The dbt project's Chicago seeds, in the settings' project folder."""
+    from crimewh.settings import project_dir
+
+    return project_dir() / "dbt_project" / "seeds" / "chicago"
+
+
 @cache
 def location_groups() -> dict[str, str]:
     """``ref.chicago_location_groups``, from the dbt seed that builds it."""
-    with (SEEDS / "chicago_location_groups.csv").open(newline="") as handle:
+    with (chicago_seeds() / "chicago_location_groups.csv").open(newline="") as handle:
         return {
             row["location_description"]: row["location_group"] for row in csv.DictReader(handle)
         }
@@ -509,7 +515,7 @@ def location_groups() -> dict[str, str]:
 @cache
 def arrest_generated_types() -> frozenset[str]:
     """Primary types whose reports exist because of the arrest (``ref.chicago_primary_types``)."""
-    with (SEEDS / "chicago_primary_types.csv").open(newline="") as handle:
+    with (chicago_seeds() / "chicago_primary_types.csv").open(newline="") as handle:
         return frozenset(
             row["primary_type"]
             for row in csv.DictReader(handle)

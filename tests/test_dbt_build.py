@@ -23,13 +23,15 @@ import pytest
 
 from crimewh.chicago.client import SodaClient
 from crimewh.chicago.pull import pull
-from crimewh.dbt import PROJECT_DIR, run_dbt
+from crimewh.dbt import run_dbt
 from crimewh.nibrs_ingest import ingest_year
+from crimewh.settings import project_dir
 from decoder.decode import decode_zip
 from testkit.chicago_synth import synthesize as synthesize_crimes
 from testkit.nibrs_synth import synthesize
 from testkit.soda_server import Dataset, SodaServer
 
+PROJECT_DIR = project_dir() / "dbt_project"
 MODERN_YEAR = 2018
 LEGACY_YEAR = 2000  # B1/B2/B3 batch headers, and the year without current populations
 CHICAGO_YEARS = (2023, 2024)

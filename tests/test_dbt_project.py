@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
-from crimewh.dbt import PROJECT_DIR, dbt_env, run_dbt
-from crimewh.settings import Settings, SettingsError
+from crimewh.dbt import dbt_env, run_dbt
+from crimewh.settings import Settings, SettingsError, project_dir
+
+PROJECT_DIR = project_dir() / "dbt_project"
 
 SCHEMAS = {"staging", "intermediate", "marts", "ref"}
 

@@ -83,7 +83,7 @@ def test_allowed_record_lengths_follow_the_layouts():
 
 def test_code_lists_come_from_the_dbt_seeds(tmp_path):
     seeded = codes.code_list("ucr_group_a")
-    assert seeded == codes.code_list("ucr_group_a", codes.SEEDS_DIR)
+    assert seeded == codes.code_list("ucr_group_a", codes.seeds_dir())
     assert {"09A", "13A", "23H", "720"} <= seeded
     assert not seeded & codes.code_list("ucr_group_b")
     assert "90Z" in codes.code_list("ucr_group_b")

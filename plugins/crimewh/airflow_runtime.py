@@ -3,9 +3,9 @@
 ``AIRFLOW_HOME`` is ``<data>/airflow``. The metadata lives in the embedded PostgreSQL's
 ``airflow`` database (SQLite cannot take a scheduler, an API server and a REST backfill at
 once), the executor is LocalExecutor with four slots for two cores, and the DAGs and
-plugins are this checkout's ``dags/`` and ``plugins/``. The warehouse connection reaches
-tasks through the environment (``CRIMEWH_*`` and dbt's ``CRIMEWH_PG_*``), never through
-the DAG files or the UI.
+plugins are the project folder's ``dags/`` and ``plugins/`` (``CRIMEWH_PROJECT_DIR``). The
+warehouse connection reaches tasks through the environment (``CRIMEWH_*`` and dbt's
+``CRIMEWH_PG_*``), never through the DAG files or the UI.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pathlib import Path
 from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
 from crimewh.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
 STATE_FILE = "crimewh-airflow.json"
 
@@ -63,13 +62,15 @@ def environment(
 
     base = {**os.environ, **(extra or {})}
     home = airflow_home(settings)
+    project = settings.require_project_dir()
     env = {
         **base,
         **QUIET_ENVIRONMENT,
         **settings.as_environment(),
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
+        # a checkout's plugins/; an installed package has no such folder and needs none
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
@@ -85,9 +86,6 @@ def environment(
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # `airflow standalone` starts its parts as `airflow …` from the PATH
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")]),
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(REPO), str(REPO / "plugins"), base.get("PYTHONPATH")])
-        ),
         **dbt_env(settings),
     }
     return env

@@ -16,9 +16,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-DBT_PROJECT = REPO / "dbt_project"
-DBT_MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 WAREHOUSE_POOL = "warehouse"  # bulk loads and dbt share it: two at a time on two cores
 WAREHOUSE_POOL_SLOTS = 2
 NIGHTLY_SCHEDULE = os.environ.get("CRIMEWH_NIGHTLY_SCHEDULE", "0 3 * * *")
@@ -59,6 +56,18 @@ def nightly_timetable():
     return CronTriggerTimetable(
         NIGHTLY_SCHEDULE, timezone=NIGHTLY_TIMEZONE, run_immediately=timedelta(0)
     )
+
+
+def dbt_project() -> Path:
+    """The dbt project, in the project folder the settings name (``CRIMEWH_PROJECT_DIR``)."""
+    from crimewh.settings import project_dir
+
+    return project_dir() / "dbt_project"
+
+
+def dbt_manifest() -> Path:
+    """The parsed manifest cosmos renders the dbt task groups from (`crimewh dbt parse`)."""
+    return dbt_project() / "target" / "manifest.json"
 
 
 def failed_tasks(context) -> list[str]:
@@ -148,20 +157,21 @@ def dbt_task_group(
 
     use_settled_trigger()
 
-    if not DBT_MANIFEST.exists():
+    project, manifest = dbt_project(), dbt_manifest()
+    if not manifest.exists():
         raise FileNotFoundError(
-            f"{DBT_MANIFEST} is missing: run `crimewh dbt parse` (make up and make demo do) "
+            f"{manifest} is missing: run `crimewh dbt parse` (make up and make demo do) "
             "so the DAG can render the dbt project"
         )
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
-            manifest_path=DBT_MANIFEST, project_name="crimewh", dbt_project_path=DBT_PROJECT
+            manifest_path=manifest, project_name="crimewh", dbt_project_path=project
         ),
         profile_config=ProfileConfig(
             profile_name="crimewh",
             target_name=os.environ.get("CRIMEWH_DBT_TARGET", "embedded"),
-            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+            profiles_yml_filepath=project / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,

@@ -1,4 +1,4 @@
-"""Run the dbt project (``dbt_project/``) against the warehouse the settings point at.
+"""Run the dbt project (``<project>/dbt_project/``) against the warehouse the settings point at.
 
 dbt's ``profiles.yml`` reads one environment variable per connection field
 (``CRIMEWH_PG_HOST``, ``CRIMEWH_PG_PORT``, ...): a URL is awkward to take apart in Jinja.
@@ -21,7 +21,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from crimewh.settings import Settings, SettingsError, redact
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 # dbt's own switches that would otherwise phone home or check PyPI from an offline machine
 QUIET_ENVIRONMENT = {
@@ -118,6 +117,7 @@ def run_dbt(
     the commands that need no database (``parse``, ``ls``).
     """
     command = dbt_command(args)
+    project = settings.dbt_project_dir
     if settings.warehouse_url:
         connection = dbt_env(settings)
     else:
@@ -133,8 +133,8 @@ def run_dbt(
         **os.environ,
         **QUIET_ENVIRONMENT,
         # dbt reads both folders from here unless the command line names them
-        "DBT_PROJECT_DIR": str(PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_PROJECT_DIR": str(project),
+        "DBT_PROFILES_DIR": str(project),
         **connection,
         **(env or {}),
     }
@@ -154,7 +154,7 @@ def run_dbt(
         raise DbtError(
             f"`dbt {' '.join(args)}` failed (exit {completed.returncode}) against "
             f"{redact(settings.warehouse_url) or 'the profile defaults'}:\n{tail}\n"
-            f"dbt's log: {environment.get('DBT_LOG_PATH', PROJECT_DIR / 'logs')}/dbt.log"
+            f"dbt's log: {environment.get('DBT_LOG_PATH', project / 'logs')}/dbt.log"
         )
     return result
 
@@ -170,6 +170,9 @@ def lint_sql(args: Sequence[str] = (), *, fix: bool = False) -> int:
     import tempfile
     import warnings
 
+    from crimewh.settings import settings
+
+    project = settings().dbt_project_dir
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as root, in CI): not our concern
         warnings.simplefilter("ignore")
@@ -199,7 +202,7 @@ def lint_sql(args: Sequence[str] = (), *, fix: bool = False) -> int:
             if fix and "-f" not in args and "--force" not in args:
                 command.append("--force")
             # sqlfluff reads the templater from the working directory's .sqlfluff only
-            return subprocess.run(command, cwd=PROJECT_DIR, env=environment, check=False).returncode
+            return subprocess.run(command, cwd=project, env=environment, check=False).returncode
         finally:
             server.cleanup()
 

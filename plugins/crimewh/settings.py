@@ -2,6 +2,12 @@
 
 One typed object, read once per process. Secrets (the warehouse password, S3 keys) only ever
 come from the environment, and the object never prints them.
+
+The project folder (``CRIMEWH_PROJECT_DIR``) is the one place the files the code reads are
+found: ``configuration/`` (these defaults), ``dbt_project/`` and ``dags/``. Its default is
+the working directory when that holds ``dbt_project/`` (a checkout); an installed package
+(the Docker image, a wheel) sets the variable, since ``crimewh`` then lives in
+site-packages with nothing of the project beside it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-CONFIG_FILE = Path(__file__).resolve().parents[2] / "configuration" / "crimewh.yml"
+PROJECT_VARIABLE = "CRIMEWH_PROJECT_DIR"
+PROJECT_MARKER = "dbt_project"  # the folder that tells a project folder from any other
+CONFIG_FILE = Path("configuration") / "crimewh.yml"  # under the project folder
 ENVIRONMENT = {
     "data_dir": "CRIMEWH_DATA_DIR",
     "lake": "CRIMEWH_LAKE_URL",
@@ -26,6 +34,8 @@ ENVIRONMENT = {
     "soda_domain": "CRIMEWH_SODA_DOMAIN",
     "soda_app_token": "CRIMEWH_SODA_APP_TOKEN",
     "soda_page_size": "CRIMEWH_SODA_PAGE_SIZE",
+    "lock_wait_seconds": "CRIMEWH_LOCK_WAIT_SECONDS",
+    "failpoint": "CRIMEWH_FAILPOINT",
 }
 SECRETS = {"soda_app_token"}  # read from the environment only, never from the file
 
@@ -46,16 +56,31 @@ class Settings:
     soda_page_size: int = 50_000
     # the read-only analyst role (the dashboard); the embedded stack's when left unset
     analyst_url: str | None = None
+    # how long a run waits for another run of the same partition to finish (then it fails)
+    lock_wait_seconds: int = 6 * 3600
+    # for the fault tests only: a named point where the process stops itself (SIGSTOP), so
+    # that a test can kill it exactly there; see crimewh.failpoints
+    failpoint: str | None = None
     # True when the URL was left unset, so the embedded stack (`crimewh stack up`) provides it
     embedded_warehouse: bool = True
     embedded_s3: bool = False
+    # dbt_project/, configuration/ and dags/ live here; None when neither CRIMEWH_PROJECT_DIR
+    # nor the working directory names one (enough for what reads no project file)
+    project_dir: Path | None = None
 
     @classmethod
     def load(
-        cls, environ: Mapping[str, str] | None = None, config_file: Path = CONFIG_FILE
+        cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None
     ) -> Settings:
         environ = os.environ if environ is None else environ
-        defaults = yaml.safe_load(config_file.read_text()) if config_file.exists() else {}
+        project = find_project_dir(environ)
+        if config_file is None and project is not None:
+            config_file = project / CONFIG_FILE
+        defaults = (
+            yaml.safe_load(config_file.read_text())
+            if config_file is not None and config_file.exists()
+            else {}
+        )
         values = {
             key: environ.get(var) or (None if key in SECRETS else defaults.get(key))
             for key, var in ENVIRONMENT.items()
@@ -82,9 +107,27 @@ class Settings:
             soda_app_token=values["soda_app_token"],
             soda_page_size=_positive_int(values["soda_page_size"] or 50_000, "soda_page_size"),
             analyst_url=values["analyst_url"],
+            lock_wait_seconds=_positive_int(
+                values["lock_wait_seconds"] or 6 * 3600, "lock_wait_seconds"
+            ),
+            failpoint=values["failpoint"],
             embedded_warehouse=embedded_warehouse,
             embedded_s3=embedded_s3,
+            project_dir=project,
         )
+
+    def require_project_dir(self) -> Path:
+        if self.project_dir is None:
+            raise SettingsError(_NO_PROJECT)
+        return self.project_dir
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.require_project_dir() / "dbt_project"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.require_project_dir() / "dags"
 
     def require_warehouse_url(self) -> str:
         if not self.warehouse_url:
@@ -108,6 +151,8 @@ class Settings:
             ENVIRONMENT["soda_domain"]: self.soda_domain,
             ENVIRONMENT["soda_page_size"]: str(self.soda_page_size),
         }
+        if self.project_dir is not None:  # children may start in another working directory
+            environment[PROJECT_VARIABLE] = str(self.project_dir)
         if self.warehouse_url and not self.embedded_warehouse:
             environment[ENVIRONMENT["warehouse_url"]] = self.warehouse_url
             if self.analyst_url:
@@ -141,6 +186,42 @@ def redact(url: str | None) -> str | None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+_NO_PROJECT = (
+    f"no project folder: set {PROJECT_VARIABLE} to the folder that holds dbt_project/, "
+    "configuration/ and dags/ (the checkout, or /opt/crimewh in the image), "
+    "or run from that folder"
+)
+
+
+def find_project_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``CRIMEWH_PROJECT_DIR``, else the working directory when it holds ``dbt_project/``.
+
+    A variable that names a folder without ``dbt_project/`` is an error, not a fallback:
+    the DAGs and dbt would otherwise fail later, far from the cause.
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get(PROJECT_VARIABLE)
+    if value:
+        folder = Path(value).expanduser().resolve()
+        if not (folder / PROJECT_MARKER).is_dir():
+            raise SettingsError(
+                f"{PROJECT_VARIABLE}={value!r} holds no {PROJECT_MARKER}/: point it at the "
+                "folder with dbt_project/, configuration/ and dags/"
+            )
+        return folder
+    here = Path.cwd()
+    return here if (here / PROJECT_MARKER).is_dir() else None
+
+
+def project_dir() -> Path:
+    """This process's project folder, without reading the rest of the settings (the DAG
+    files call it at parse time); a SettingsError saying what to set when there is none."""
+    folder = find_project_dir()
+    if folder is None:
+        raise SettingsError(_NO_PROJECT)
+    return folder
 
 
 def _embedded_stack(data_dir: Path):

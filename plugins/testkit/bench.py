@@ -224,7 +224,7 @@ def bench_dag_parse(folder: Path) -> dict:
     """Seconds the DAG processor spends on each DAG file (cosmos renders the dbt graph at
     parse time), the median of ROUNDS fresh interpreters, against a per-file budget."""
     from crimewh import airflow_runtime
-    from crimewh.dag_support import DBT_MANIFEST
+    from crimewh.dag_support import dbt_manifest
     from crimewh.dbt import run_dbt
     from crimewh.settings import Settings
 
@@ -235,7 +235,7 @@ def bench_dag_parse(folder: Path) -> dict:
             "CRIMEWH_WAREHOUSE_URL": "postgresql://parse@127.0.0.1:9/none",
         }
     )
-    if not DBT_MANIFEST.exists():
+    if not dbt_manifest().exists():
         run_dbt(["parse", "--quiet"], settings)
     environment = airflow_runtime.environment(
         settings, extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{folder}/unused.db"}
@@ -243,7 +243,7 @@ def bench_dag_parse(folder: Path) -> dict:
     runs: dict[str, list[float]] = {}
     for _ in range(ROUNDS):
         done = subprocess.run(
-            [sys.executable, "-c", _PARSE_SCRIPT, str(airflow_runtime.REPO / "dags")],
+            [sys.executable, "-c", _PARSE_SCRIPT, str(settings.dags_dir)],
             env=environment, capture_output=True, text=True, check=True,
         )  # fmt: skip
         for file, seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():

@@ -13,8 +13,6 @@ import csv
 from functools import cache
 from pathlib import Path
 
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds"
-
 
 def _codes(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -158,13 +156,25 @@ BUILT_IN: dict[str, frozenset[str]] = {
 }
 
 
+def seeds_dir() -> Path | None:
+    """The dbt project's seeds in the settings' project folder; None without a project."""
+    from crimewh.settings import find_project_dir
+
+    project = find_project_dir()
+    return None if project is None else project / "dbt_project" / "seeds"
+
+
 @cache
-def code_list(name: str, seeds_dir: Path = SEEDS_DIR) -> frozenset[str]:
-    """The codes of list ``name``: its dbt seed's when the project has one, else built in."""
+def code_list(name: str, seeds: Path | None = None) -> frozenset[str]:
+    """The codes of list ``name``: its dbt seed's when the project has one, else built in.
+    ``seeds`` is a seeds folder; by default the project's (``seeds_dir()``)."""
     if name not in BUILT_IN:
         raise KeyError(f"no code list {name!r}; the lists are {sorted(BUILT_IN)}")
+    seeds = seeds or seeds_dir()
+    if seeds is None:
+        return BUILT_IN[name]
     seed, column, where = SEEDED[name]
-    path = seeds_dir / seed
+    path = seeds / seed
     if not path.exists():
         return BUILT_IN[name]
     with path.open(newline="") as stream:
@@ -173,7 +183,7 @@ def code_list(name: str, seeds_dir: Path = SEEDS_DIR) -> frozenset[str]:
     if not rows or any(c not in rows[0] for c in needed):
         raise ValueError(
             f"{path}: the quality gate reads its {name} list from the column(s) {needed}, "
-            f"which the seed lacks; fix the seed or SEEDED in {__file__}"
+            f"which the seed lacks; fix the seed or SEEDED in {__name__}"
         )
     found = frozenset(
         row[column].strip() for row in rows if where is None or row[where[0]].strip() == where[1]

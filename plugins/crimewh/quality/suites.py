@@ -120,7 +120,7 @@ def nibrs_partition_checks(year: int) -> list[Check]:
             "Every record has its record type's length (allowed_record_lengths); the frame "
             "names each other record_type:length and how many records have it. Another "
             "length means shifted fields or a changed format: see the decoder's _quarantine/ "
-            "and configuration/nibrs_layouts.yml.",
+            "and decoder/nibrs_layouts.yml.",
         ),
         _in_set(
             "quarantine.segment_codes_known", "quarantine", "record_type", codes.RECORD_TYPES,
