@@ -36,8 +36,23 @@ ENVIRONMENT = {
     "soda_page_size": "CRIMEWH_SODA_PAGE_SIZE",
     "lock_wait_seconds": "CRIMEWH_LOCK_WAIT_SECONDS",
     "failpoint": "CRIMEWH_FAILPOINT",
+    # the mailer (crimewh.notify) and the prediction service (crimewh.service)
+    "smtp_host": "CRIMEWH_SMTP_HOST",
+    "smtp_port": "CRIMEWH_SMTP_PORT",
+    "smtp_tls": "CRIMEWH_SMTP_TLS",
+    "smtp_user": "CRIMEWH_SMTP_USER",
+    "smtp_password": "CRIMEWH_SMTP_PASSWORD",
+    "smtp_from": "CRIMEWH_SMTP_FROM",
+    "smtp_to": "CRIMEWH_SMTP_TO",
+    "notify_summary": "CRIMEWH_NOTIFY_SUMMARY",
+    "api_token": "CRIMEWH_API_TOKEN",
+    "upload_max_mb": "CRIMEWH_UPLOAD_MAX_MB",
+    "service_host": "CRIMEWH_SERVICE_HOST",
+    "service_port": "CRIMEWH_SERVICE_PORT",
 }
-SECRETS = {"soda_app_token"}  # read from the environment only, never from the file
+# read from the environment only, never from the file
+SECRETS = {"soda_app_token", "smtp_password", "api_token"}
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
 
 
 class SettingsError(Exception):
@@ -61,6 +76,20 @@ class Settings:
     # for the fault tests only: a named point where the process stops itself (SIGSTOP), so
     # that a test can kill it exactly there; see crimewh.failpoints
     failpoint: str | None = None
+    # mail (crimewh.notify): nothing is sent without a host and a recipient
+    smtp_host: str | None = None
+    smtp_port: int | None = None  # None: 587 for starttls, 465 for ssl, 25 for none
+    smtp_tls: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_to: tuple[str, ...] = ()
+    notify_summary: bool = False  # mail the nightly's summary too, not only failures
+    # the prediction service (crimewh serve): a token is required off the loopback address
+    api_token: str | None = None
+    upload_max_mb: int = 100
+    service_host: str = "127.0.0.1"
+    service_port: int = 8000
     # True when the URL was left unset, so the embedded stack (`crimewh stack up`) provides it
     embedded_warehouse: bool = True
     embedded_s3: bool = False
@@ -111,6 +140,7 @@ class Settings:
                 values["lock_wait_seconds"] or 6 * 3600, "lock_wait_seconds"
             ),
             failpoint=values["failpoint"],
+            **_service_values(values),
             embedded_warehouse=embedded_warehouse,
             embedded_s3=embedded_s3,
             project_dir=project,
@@ -161,6 +191,15 @@ class Settings:
             environment[ENVIRONMENT["s3_endpoint_url"]] = self.s3_endpoint_url
         if self.soda_app_token:
             environment[ENVIRONMENT["soda_app_token"]] = self.soda_app_token
+        # tasks mail too; the API token stays with the service, which alone needs it
+        for key in ("smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from"):
+            if getattr(self, key) is not None:
+                environment[ENVIRONMENT[key]] = str(getattr(self, key))
+        environment[ENVIRONMENT["smtp_tls"]] = self.smtp_tls
+        if self.smtp_to:
+            environment[ENVIRONMENT["smtp_to"]] = ",".join(self.smtp_to)
+        if self.notify_summary:
+            environment[ENVIRONMENT["notify_summary"]] = "true"
         return environment
 
     def __repr__(self) -> str:
@@ -171,7 +210,13 @@ class Settings:
             f"analyst_url={redact(self.analyst_url)!r}, "
             f"s3_endpoint_url={self.s3_endpoint_url!r}, soda_domain={self.soda_domain!r}, "
             f"soda_app_token={'***' if self.soda_app_token else None!r}, "
-            f"soda_page_size={self.soda_page_size})"
+            f"soda_page_size={self.soda_page_size}, smtp_host={self.smtp_host!r}, "
+            f"smtp_port={self.smtp_port!r}, smtp_tls={self.smtp_tls!r}, "
+            f"smtp_user={self.smtp_user!r}, "
+            f"smtp_password={'***' if self.smtp_password else None!r}, "
+            f"smtp_to={list(self.smtp_to)!r}, "
+            f"api_token={'***' if self.api_token else None!r}, "
+            f"upload_max_mb={self.upload_max_mb})"
         )
 
     __str__ = __repr__
@@ -228,6 +273,43 @@ def _embedded_stack(data_dir: Path):
     from crimewh.warehouse.stack import StackState
 
     return StackState.load(data_dir)
+
+
+def _service_values(values: Mapping[str, object]) -> dict:
+    """The mailer's and the service's fields, checked."""
+    tls = str(values["smtp_tls"] or "starttls").lower()
+    if tls not in SMTP_TLS_MODES:
+        raise SettingsError(
+            f"{ENVIRONMENT['smtp_tls']}={values['smtp_tls']!r}: use one of "
+            f"{', '.join(SMTP_TLS_MODES)}"
+        )
+    recipients = values["smtp_to"] or ()
+    if isinstance(recipients, str):
+        recipients = recipients.split(",")
+    flag = str(values["notify_summary"] or "false").strip().lower()
+    if flag not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{ENVIRONMENT['notify_summary']}={flag!r}: use true or false")
+    return {
+        "smtp_host": values["smtp_host"] or None,
+        "smtp_port": _port(values["smtp_port"], "smtp_port") if values["smtp_port"] else None,
+        "smtp_tls": tls,
+        "smtp_user": values["smtp_user"] or None,
+        "smtp_password": values["smtp_password"] or None,
+        "smtp_from": values["smtp_from"] or None,
+        "smtp_to": tuple(r.strip() for r in recipients if str(r).strip()),
+        "notify_summary": flag in ("true", "1", "yes"),
+        "api_token": values["api_token"] or None,
+        "upload_max_mb": _positive_int(values["upload_max_mb"] or 100, "upload_max_mb"),
+        "service_host": values["service_host"] or "127.0.0.1",
+        "service_port": _port(values["service_port"] or 8000, "service_port"),
+    }
+
+
+def _port(value: object, key: str) -> int:
+    number = _positive_int(value, key)
+    if number > 65535:
+        raise SettingsError(f"{ENVIRONMENT[key]}={value!r}: a port is 1 to 65535")
+    return number
 
 
 def _positive_int(value: object, key: str) -> int:
