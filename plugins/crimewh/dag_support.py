@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
 from datetime import timedelta
-from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 
@@ -95,43 +93,17 @@ def assets() -> dict:
 
 # -- failure alerts ------------------------------------------------------------------------------
 def on_failure(context) -> None:
-    """Log the failure; mail it when SMTP and a recipient are configured."""
+    """Log the failure and mail it (``crimewh.notify``: the task, the error's last lines and
+    the log's URL) when SMTP is configured."""
+    from crimewh import notify
+
     ti = context.get("task_instance") or context.get("ti")
-    dag_id = getattr(ti, "dag_id", "?")
-    task_id = getattr(ti, "task_id", "?")
-    run_id = getattr(ti, "run_id", context.get("run_id", "?"))
-    error = context.get("exception")
-    subject = f"[crimewh] {dag_id}.{task_id} failed ({run_id})"
-    body = f"{subject}\n\n{type(error).__name__ if error else 'error'}: {error}\n"
-    log.error("%s: %s", subject, error)
-    send_alert(subject, body)
-
-
-def send_alert(subject: str, body: str, environ: dict | None = None) -> bool:
-    """Mail an alert through ``AIRFLOW__SMTP__*`` to ``CRIMEWH_ALERT_EMAIL``; False if unset."""
-    env = os.environ if environ is None else environ
-    host, recipient = env.get("AIRFLOW__SMTP__SMTP_HOST"), env.get("CRIMEWH_ALERT_EMAIL")
-    if not host or not recipient:
-        return False
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = env.get("AIRFLOW__SMTP__SMTP_MAIL_FROM", "crimewh@localhost")
-    message["To"] = recipient
-    message.set_content(body)
-    port = int(env.get("AIRFLOW__SMTP__SMTP_PORT", "25"))
-    try:
-        with smtplib.SMTP(host, port, timeout=30) as smtp:
-            if env.get("AIRFLOW__SMTP__SMTP_STARTTLS", "").lower() == "true":
-                smtp.starttls()
-            if env.get("AIRFLOW__SMTP__SMTP_USER"):
-                smtp.login(
-                    env["AIRFLOW__SMTP__SMTP_USER"], env.get("AIRFLOW__SMTP__SMTP_PASSWORD", "")
-                )
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:  # an alert must never mask the failure
-        log.error("could not mail the alert to %s via %s:%s: %s", recipient, host, port, error)
-        return False
-    return True
+    log.error(
+        "%s.%s failed (%s): %s",
+        getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"),
+        getattr(ti, "run_id", context.get("run_id", "?")), context.get("exception"),
+    )  # fmt: skip
+    notify.task_failed(task_settings(), context)
 
 
 # -- dbt through cosmos --------------------------------------------------------------------------
