@@ -51,6 +51,19 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
+# Tables a module wants a reader to see (the fault suite's cases by invariants): lines kept
+# here and printed in the terminal summary, where pytest's output capture does not reach.
+SUMMARY_TABLES = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    lines = config.stash.get(SUMMARY_TABLES, [])
+    if lines:
+        terminalreporter.section("what the fault suite tried")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session):
     """Fail the session if a process it started outlived it (after killing it)."""
     leftovers = []

@@ -2,9 +2,14 @@
 
 Layout: ``<lake>/<source>/<table>/<partition>/`` holding ``part-<run>-<n>.parquet`` files and
 a ``_manifest.json`` written last. The manifest lists the partition's files; readers take
-only those, so a partition without a manifest (never finished, or being replaced) reads as
-absent, and files a failed write left behind are never read. Replacing a partition first
-withdraws its manifest, then writes the new files, then the new manifest.
+only those, so files a failed write left behind are never read.
+
+Replacing a partition is two steps. ``stage_partition`` writes the new files beside the old
+ones and returns their manifest without publishing it: readers still see the old version.
+``publish`` then writes the manifest (an atomic rename, or one S3 PUT) and deletes the files
+it does not list. A NIBRS ingest publishes only after the warehouse has committed the same
+files, so a load that fails or is killed leaves the lake and the warehouse on the same
+version; ``sweep`` removes what such a run staged. ``put_partition`` does both steps at once.
 """
 
 from __future__ import annotations
@@ -80,11 +85,25 @@ class Lake:
         source_sha256: str,
         producer: str,
     ) -> Manifest:
-        """Replace a partition with ``files`` (local Parquet files); the manifest goes last."""
+        """Replace a partition with ``files`` (local Parquet files) and publish it."""
+        manifest = self.stage_partition(
+            source, table, partition, files, source_sha256=source_sha256, producer=producer
+        )
+        self.publish(manifest)
+        return manifest
+
+    def stage_partition(
+        self,
+        source: str,
+        table: str,
+        partition: str,
+        files: list[Path],
+        *,
+        source_sha256: str,
+        producer: str,
+    ) -> Manifest:
+        """Write ``files`` beside the partition's current version; readers don't see them yet."""
         folder = self._folder(source, table, partition)
-        self._delete(f"{folder}/{MANIFEST}")  # from here on the partition reads as absent
-        for old in self._listing(folder):
-            self._delete(old)
         self.fs.create_dir(folder, recursive=True)
         run = uuid.uuid4().hex[:12]
         names, rows = [], 0
@@ -98,13 +117,35 @@ class Lake:
                 while chunk := src.read(8 << 20):
                     dst.write(chunk)
             names.append(name)
-        manifest = Manifest(
+        return Manifest(
             source=source, table=table, partition=partition, files=names, rows=rows,
             source_sha256=source_sha256, producer=producer,
             written_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )  # fmt: skip
+
+    def publish(self, manifest: Manifest) -> None:
+        """Make a staged version the partition's current one, then delete every other file."""
+        folder = self._folder(manifest.source, manifest.table, manifest.partition)
         self._write_manifest(folder, manifest)
-        return manifest
+        self._delete_unlisted(folder, manifest.files)
+
+    def sweep(self, source: str, table: str, partition: str) -> int:
+        """Delete what unfinished writes left in a partition (files its manifest does not
+        list); the number deleted. Only for a caller that holds the partition's lock, since
+        another run's staged files look the same."""
+        folder = self._folder(source, table, partition)
+        try:
+            listed = self.manifest(source, table, partition).files
+        except PartitionMissingError:
+            listed = []
+        return self._delete_unlisted(folder, listed)
+
+    def _delete_unlisted(self, folder: str, keep: list[str]) -> int:
+        keep_paths = {f"{folder}/{name}" for name in [*keep, MANIFEST]}
+        stale = [path for path in self._listing(folder) if path not in keep_paths]
+        for path in stale:
+            self._delete(path)
+        return len(stale)
 
     def _write_manifest(self, folder: str, manifest: Manifest) -> None:
         body = json.dumps(asdict(manifest), indent=2).encode()

@@ -1,8 +1,18 @@
 """One NIBRS year, end to end: the zip → decode → quality gate → lake → ``raw``.
 
 The unit is a year. Every step replaces that year and nothing else, so running it twice, or
-backfilling a year, gives the same warehouse. A year whose zip (by sha256) is already loaded
-is skipped unless forced.
+backfilling a year, gives the same warehouse. A year whose zip (by sha256) is already in
+both the lake and the warehouse is skipped unless forced.
+
+Safe to run twice at once and to kill at any point:
+- one ingest of a year at a time, on any machine (a PostgreSQL advisory lock, see
+  ``crimewh.warehouse.locks``); a second one waits and says for whom;
+- the lake's new version is staged beside the old one and published only after the
+  warehouse has committed it, so a failed or killed load leaves both on the old version;
+  the one gap, a kill between the two commits, is found by the next run's skip check
+  (``partition_disagreements``), which then reloads;
+- the next run, holding the lock, clears what a killed one left: its staged lake files,
+  its work folder, its ``running`` rows in ``raw._loads`` (marked ``abandoned``).
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crimewh import failpoints
 from crimewh.settings import Settings
 
 SOURCE = "nibrs"
@@ -58,12 +69,37 @@ def ingest_year(
     echo: Callable[[str], None] = print,
 ) -> IngestResult:
     """Ingest one year; ``before_load(decoded_dir, year)`` may raise to stop bad data."""
-    from crimewh.lake import Lake
-    from crimewh.warehouse.loader import load_partitions, loaded_sha256s
+    import psycopg2
+
+    from crimewh.warehouse.locks import PartitionBusyError, partition_lock
+
+    partition = f"year={year}"
+    try:
+        with partition_lock(settings, SOURCE, partition, purpose=f"nibrs ingest {year}",
+                            echo=echo):  # fmt: skip
+            return _ingest_locked(settings, year, zip_path, force, before_load, echo)
+    except PartitionBusyError as error:
+        raise IngestError(str(error)) from None
+    except psycopg2.OperationalError as error:  # before anything was touched
+        from crimewh.settings import redact
+
+        raise IngestError(
+            f"cannot reach the warehouse at {redact(settings.warehouse_url)}: "
+            f"{str(error).strip()}; start it (`crimewh stack up`) or fix CRIMEWH_WAREHOUSE_URL. "
+            "Nothing was changed."
+        ) from None
+
+
+def _ingest_locked(settings, year, zip_path, force, before_load, echo) -> IngestResult:
+    from crimewh.lake import Lake, PartitionMissingError
+    from crimewh.warehouse.loader import load_partitions, partition_disagreements
     from decoder import __version__
     from decoder.decode import decode_zip, segment_schemas
 
     partition = f"year={year}"
+    lake = Lake.from_settings(settings)
+    tables = [*segment_schemas(), QUARANTINE_TABLE]
+    _clear_debris(settings, lake, year, tables, echo)
     work = Path(tempfile.mkdtemp(prefix=f"nibrs-{year}-", dir=_work_dir(settings)))
     try:
         zip_path = Path(zip_path) if zip_path else _fetch_from_landing(settings, year, work)
@@ -71,45 +107,72 @@ def ingest_year(
             raise IngestError(f"{zip_path}: no such file")
         sha256 = _sha256(zip_path)
         result = IngestResult(year=year, zip=str(zip_path), sha256=sha256)
-        segments = list(segment_schemas())
 
         if not force:
-            loaded = loaded_sha256s(settings, SOURCE, partition)
-            if segments and all(loaded.get(segment) == sha256 for segment in segments):
-                echo(f"{year}: {zip_path.name} (sha256 {sha256[:12]}…) is already loaded; "
-                     "skipping (use --force to reload)")  # fmt: skip
-                result.skipped = True
-                return result
+            try:
+                published = {table: lake.manifest(SOURCE, table, partition) for table in tables}
+            except PartitionMissingError:
+                published = None
+            if published and all(m.source_sha256 == sha256 for m in published.values()):
+                differences = partition_disagreements(settings, published, partition)
+                if not differences:
+                    echo(f"{year}: {zip_path.name} (sha256 {sha256[:12]}…) is already loaded; "
+                         "skipping (use --force to reload)")  # fmt: skip
+                    result.skipped = True
+                    return result
+                echo(f"{year}: the lake and the warehouse disagree, reloading: "
+                     + "; ".join(differences))  # fmt: skip
 
         started = time.perf_counter()
         decoded = work / "decoded"
         echo(f"{year}: decoding {zip_path}")
-        summary = decode_zip(zip_path, decoded, year=year)
+        summary = decode_zip(
+            zip_path, decoded, year=year,
+            progress=lambda _: failpoints.reached(settings, "ingest.decode"),
+        )  # fmt: skip
         result.quarantined = summary.quarantined
         result.seconds["decode"] = time.perf_counter() - started
         if before_load is not None:
             before_load(decoded, year)
 
         started = time.perf_counter()
-        lake = Lake.from_settings(settings)
         producer = f"nibrs-decode {__version__}"
-        tables = [*segments, QUARANTINE_TABLE]
-        for table in segments:
-            lake.put_partition(SOURCE, table, partition, _parts(decoded / table),
-                               source_sha256=sha256, producer=producer)  # fmt: skip
-        lake.put_partition(SOURCE, QUARANTINE_TABLE, partition, _parts(decoded / "_quarantine"),
-                           source_sha256=sha256, producer=producer)  # fmt: skip
+        staged = {}
+        for table in tables:
+            folder = decoded / ("_quarantine" if table == QUARANTINE_TABLE else table)
+            staged[table] = lake.stage_partition(
+                SOURCE, table, partition, _parts(folder), source_sha256=sha256, producer=producer
+            )
+            failpoints.reached(settings, "lake.between_tables")
         result.seconds["lake"] = time.perf_counter() - started
-        echo(f"{year}: in the lake at {lake.url}/{SOURCE}/<table>/{partition}")
 
         started = time.perf_counter()
-        loads = load_partitions(settings, SOURCE, tables, partition, lake=lake)
+        loads = load_partitions(settings, SOURCE, tables, partition, lake=lake, manifests=staged)
         result.rows = {load.table: load.rows for load in loads}
         result.seconds["load"] = time.perf_counter() - started
-        echo(f"{year}: loaded {sum(result.rows.values()):,} rows into raw.{SOURCE}_*")
+        failpoints.reached(settings, "ingest.before_publish")
+        for manifest in staged.values():
+            lake.publish(manifest)
+        echo(f"{year}: loaded {sum(result.rows.values()):,} rows into raw.{SOURCE}_*, "
+             f"published in the lake at {lake.url}/{SOURCE}/<table>/{partition}")  # fmt: skip
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _clear_debris(settings, lake, year: int, tables: list[str], echo) -> None:
+    """What killed runs of this year left: staged lake files and work folders. Called with
+    the year's lock held, so nothing found here belongs to a live run."""
+    from crimewh.warehouse.loader import mark_abandoned_loads
+
+    abandoned = mark_abandoned_loads(settings)
+    swept = sum(lake.sweep(SOURCE, table, f"year={year}") for table in tables)
+    folders = list(_work_dir(settings).glob(f"nibrs-{year}-*"))
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    if swept or folders or abandoned:
+        echo(f"{year}: cleared what killed runs left: {swept} staged lake files, "
+             f"{len(folders)} work folders, {abandoned} loads marked abandoned")  # fmt: skip
 
 
 def landing_years(settings: Settings) -> list[int]:

@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crimewh import failpoints
 from crimewh.chicago import FIRST_YEAR
 from crimewh.chicago.arrow import from_numpy, to_numpy
 from crimewh.chicago.parse import CHICAGO, RAW_SCHEMA, ParseReport, parse_rows
@@ -430,6 +431,7 @@ class _Run:
             self._to_lake(state, job)
         if job["stage"] == "in_lake":
             job["load"] = self._load(job)
+            failpoints.reached(self.settings, "chicago.loaded")  # loaded, not yet recorded
             job["stage"] = "loaded"
             self.store.save(state)
         load = job.get("load")
@@ -475,6 +477,7 @@ class _Run:
             job["retries"] += self.client.retries - retries_before
             retries_before = self.client.retries
             self.store.save(state)  # the checkpoint
+            failpoints.reached(self.settings, "chicago.fetching")
             if self.on_page:
                 self.on_page(
                     PageDone(job["partition"], number, len(rows), job["fetched"],
@@ -483,6 +486,7 @@ class _Run:
         job["retries"] += self.client.retries - retries_before  # those of the last, empty page
         job["stage"] = "fetched"
         self.store.save(state)
+        failpoints.reached(self.settings, "chicago.fetched")
         for line in report.warnings():
             log.warning("batch %s: %s", job["partition"], line)
 
@@ -534,6 +538,7 @@ class _Run:
         job["stage"] = "in_lake"
         job["source_sha256"] = digest
         self.store.save(state)
+        failpoints.reached(self.settings, "chicago.in_lake")
 
     def _already_held(self, state: PullState, ids: np.ndarray, updated: np.ndarray) -> np.ndarray:
         """True for rows whose (id, updated_on) a recent batch in the lake already holds."""

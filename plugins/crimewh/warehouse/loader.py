@@ -10,7 +10,8 @@ in the loading transaction also lets PostgreSQL skip the WAL for the COPY when
 with lets ATTACH skip its validation scan.
 
 ``raw._loads`` records every attempt: partition, rows, the source file's sha256, start, end,
-status and error.
+status and error, and the server process that ran it. An attempt still ``running`` whose
+server process is gone (its client was killed) is marked ``abandoned`` by the next load.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crimewh import failpoints
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from crimewh.lake import Lake
+    from crimewh.lake import Lake, Manifest
     from crimewh.settings import Settings
 
 RAW = "raw"
@@ -40,9 +43,30 @@ create table if not exists raw._loads (
     producer text,
     started_at timestamptz not null default clock_timestamp(),
     finished_at timestamptz,
-    status text not null check (status in ('running', 'loaded', 'failed', 'skipped')),
-    error text
+    status text not null
+        check (status in ('running', 'loaded', 'failed', 'skipped', 'abandoned')),
+    error text,
+    backend_pid integer,
+    backend_started_at timestamptz
 )
+"""
+# Warehouses created before attempts recorded their server process; one statement, so two
+# loaders upgrading at once queue on its lock instead of racing between drop and add.
+AUDIT_UPGRADE = """
+alter table raw._loads add column if not exists backend_pid integer,
+    add column if not exists backend_started_at timestamptz,
+    drop constraint if exists _loads_status_check,
+    add constraint _loads_status_check
+        check (status in ('running', 'loaded', 'failed', 'skipped', 'abandoned'))
+"""
+# A 'running' attempt whose server process (pid and start time, as pids are reused) is no
+# longer there was killed with its client: its transaction rolled back, so it loaded nothing.
+MARK_ABANDONED = """
+update raw._loads l set status = 'abandoned', finished_at = clock_timestamp(),
+    error = 'the loading process ended before finishing (killed?); nothing of it was committed'
+where l.status = 'running' and not exists (
+    select from pg_stat_activity a
+    where a.pid = l.backend_pid and a.backend_start = l.backend_started_at)
 """
 
 
@@ -86,13 +110,15 @@ def load_partitions(
     *,
     force: bool = True,
     lake: Lake | None = None,
+    manifests: dict[str, Manifest] | None = None,
 ) -> list[LoadResult]:
     """Load one partition of several tables in a single transaction: all of them or none.
 
     A NIBRS year spans eleven segment tables; loading them together means the warehouse
     never holds one year's offenses beside another version's victims. With ``force=False``,
     tables whose last successful load came from the same source sha256 as the lake's
-    manifest are left alone.
+    manifest are left alone. ``manifests`` may name staged, not yet published, versions to
+    load (see ``Lake.stage_partition``); by default each table's published one is loaded.
     """
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -100,12 +126,13 @@ def load_partitions(
 
     lake = lake or Lake.from_settings(settings)
     # every manifest first: a missing or partial partition fails before anything is touched
-    manifests = {table: lake.manifest(source, table, partition) for table in tables}
+    manifests = manifests or {table: lake.manifest(source, table, partition) for table in tables}
     files = {table: lake.partition_files(manifests[table]) for table in tables}
     results: list[LoadResult] = []
 
     with adbc.connect(settings.require_warehouse_url()) as conn, conn.cursor() as cur:
-        cur.execute(AUDIT_DDL)
+        _ensure_audit_table(cur)
+        cur.execute(MARK_ABANDONED)
         conn.commit()
         todo = []
         for table in tables:
@@ -125,10 +152,14 @@ def load_partitions(
         table = todo[0][0]
         try:
             loaded = []
-            for table, load_id in todo:
+            for n, (table, load_id) in enumerate(todo):
                 table_started = time.perf_counter()
                 target = raw_table(source, table)
-                rows = _replace_partition(cur, target, partition, files[table], lake, load_id)
+                rows = _replace_partition(
+                    cur, target, partition, files[table], lake, load_id,
+                    stop_at=(lambda point: failpoints.reached(settings, point)) if n == 0
+                    else None,
+                )  # fmt: skip
                 if rows != manifests[table].rows:
                     raise LoadError(
                         f"{RAW}.{target} {partition}: loaded {rows:,} rows but the lake "
@@ -170,7 +201,7 @@ def load_partitions(
     return results
 
 
-def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
+def _replace_partition(cur, target, partition, files, lake, load_id, stop_at=None) -> int:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -209,6 +240,8 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
             rows += cur.adbc_ingest(
                 incoming, scanner.to_reader(), mode="append", db_schema_name=RAW
             )
+        if stop_at:
+            stop_at("load.after_first_copy")
 
     # The lineage columns are the same on every row of a partition, so they are added after
     # the rows, with constant defaults: PostgreSQL then keeps each value once, in the
@@ -224,6 +257,8 @@ def _replace_partition(cur, target, partition, files, lake, load_id) -> int:
     # it, so nothing else would ever analyze it, and without statistics PostgreSQL estimates
     # one row per scan and plans the marts' joins as nested loops over millions of rows.
     cur.execute(f'analyze {RAW}."{incoming}"')
+    if stop_at:
+        stop_at("load.before_swap")
 
     cur.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
@@ -322,21 +357,56 @@ def _pg_type(arrow_type) -> str:
     raise LoadError(f"no PostgreSQL type for Arrow type {arrow_type}; cast it in the lake writer")
 
 
-def loaded_sha256s(settings: Settings, source: str, partition: str) -> dict[str, str]:
-    """Per table, the source sha256 of the partition's last successful load."""
+def partition_disagreements(
+    settings: Settings, manifests: dict[str, Manifest], partition: str
+) -> list[str]:
+    """How the warehouse's copy of a partition differs from the lake's published version.
+
+    Empty when, for every table, the last successful load came from the same source file
+    (sha256) as the lake's manifest, with the same number of rows, and it is that load's
+    rows that are attached. Anything else (a load that failed after the lake was written, a
+    kill between the warehouse's commit and the lake's, a table dropped by hand) is named.
+    """
     import adbc_driver_postgresql.dbapi as adbc
 
+    differences = []
     with adbc.connect(settings.require_warehouse_url()) as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('raw._loads') is not null")
         if not cur.fetchone()[0]:
-            return {}
-        cur.execute(
-            "select distinct on (table_name) table_name, source_sha256 from raw._loads "
-            "where source = $1 and partition = $2 and status = 'loaded' "
-            "order by table_name, load_id desc",
-            (source, partition),
-        )
-        return dict(cur.fetchall())
+            return ["nothing has been loaded into this warehouse yet"]
+        for table, manifest in manifests.items():
+            target = f"{RAW}.{raw_table(manifest.source, table)}"
+            cur.execute(
+                "select load_id, source_sha256, rows from raw._loads where source = $1 "
+                "and table_name = $2 and partition = $3 and status = 'loaded' "
+                "order by load_id desc limit 1",
+                (manifest.source, table, partition),
+            )
+            last = cur.fetchone()
+            if last is None:
+                differences.append(f"{target} {partition}: never loaded")
+                continue
+            load_id, sha256, rows = last
+            if sha256 != manifest.source_sha256 or rows != manifest.rows:
+                differences.append(
+                    f"{target} {partition}: the warehouse holds {rows:,} rows of "
+                    f"{sha256[:12]}…, the lake {manifest.rows:,} rows of "
+                    f"{manifest.source_sha256[:12]}…"
+                )
+                continue
+            cur.execute("select to_regclass($1) is not null", (target,))
+            attached = None
+            if cur.fetchone()[0]:
+                cur.execute(
+                    f"select _load_id from {target} where _partition = $1 limit 1", (partition,)
+                )
+                attached = cur.fetchone()
+            if rows and (attached is None or attached[0] != load_id):
+                differences.append(
+                    f"{target} {partition}: load {load_id} is recorded but "
+                    + ("no rows are attached" if attached is None else f"load {attached[0]}'s are")
+                )
+    return differences
 
 
 def _loaded_sha256(cur, source: str, table: str, partition: str) -> str | None:
@@ -349,11 +419,38 @@ def _loaded_sha256(cur, source: str, table: str, partition: str) -> str | None:
     return row[0] if row else None
 
 
+def mark_abandoned_loads(settings: Settings) -> int:
+    """Mark the attempts of killed loaders ``abandoned``; how many were."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(settings.require_warehouse_url()) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('raw._loads') is not null")
+        if not cur.fetchone()[0]:
+            return 0
+        _ensure_audit_table(cur)
+        cur.execute(MARK_ABANDONED)
+        marked = cur.rowcount
+        conn.commit()
+    return max(marked, 0)
+
+
+def _ensure_audit_table(cur) -> None:
+    cur.execute(AUDIT_DDL)
+    cur.execute(
+        "select 1 from information_schema.columns where table_schema = 'raw' "
+        "and table_name = '_loads' and column_name = 'backend_started_at'"
+    )
+    if cur.fetchone() is None:
+        cur.execute(AUDIT_UPGRADE)
+
+
 def _audit(cur, source, table, partition, manifest, *, status: str, rows=None) -> int:
     cur.execute(
         "insert into raw._loads (source, table_name, partition, rows, source_sha256, producer, "
-        "status, finished_at) values ($1, $2, $3, $4, $5, $6, $7, "
-        "case when $8 = 'running' then null else clock_timestamp() end) returning load_id",
+        "status, finished_at, backend_pid, backend_started_at) "
+        "select $1, $2, $3, $4, $5, $6, $7, "
+        "case when $8 = 'running' then null else clock_timestamp() end, pid, backend_start "
+        "from pg_stat_activity where pid = pg_backend_pid() returning load_id",
         (source, table, partition, rows, manifest.source_sha256, manifest.producer,
          status, status),
     )  # fmt: skip
