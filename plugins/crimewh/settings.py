@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from crimewh.warehouse.stack_state import StackState
+
 PROJECT_VARIABLE = "CRIMEWH_PROJECT_DIR"
 PROJECT_MARKER = "dbt_project"  # the folder that tells a project folder from any other
 CONFIG_FILE = Path("configuration") / "crimewh.yml"  # under the project folder
@@ -269,9 +271,7 @@ def project_dir() -> Path:
     return folder
 
 
-def _embedded_stack(data_dir: Path):
-    from crimewh.warehouse.stack import StackState
-
+def _embedded_stack(data_dir: Path) -> StackState | None:
     return StackState.load(data_dir)
 
 
