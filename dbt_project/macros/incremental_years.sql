@@ -37,10 +37,9 @@
 
         loads as (
             select
-                data_year::integer as data_year,
-                max(_loaded_at) as loaded_at
-            from {{ source('nibrs', 'batch_header') }}
-            group by data_year
+                year_loads.data_year,
+                year_loads.source_loaded_at as loaded_at
+            from ({{ nibrs_year_loads(none) }}) as year_loads
         ),
 
         builds as (
@@ -109,9 +108,21 @@
 
 {#
     When each data year's raw partition was loaded: the batch headers' load time, which
-    audit.mart_builds records for every year a mart builds.
+    audit.mart_builds records for every year a mart builds. A mart whose year also depends on
+    something else (the scores of that year, the other years of a range) names a macro of the
+    same signature in its `year_loads` config, returning (data_year, source_loaded_at): a year
+    is rebuilt when that time passes the one recorded at its last build.
 #}
 {% macro nibrs_year_loads(years) -%}
+    {%- set custom = config.get('year_loads') -%}
+    {%- if custom -%}
+        {{ return(context[custom](years)) }}
+    {%- endif -%}
+    {{ return(nibrs_raw_year_loads(years)) }}
+{%- endmacro %}
+
+{# The raw batch headers' load time per data year (the default of nibrs_year_loads). #}
+{% macro nibrs_raw_year_loads(years) -%}
     select
         data_year::integer as data_year,
         max(_loaded_at) as source_loaded_at
