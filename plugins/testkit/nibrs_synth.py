@@ -354,6 +354,17 @@ OFFENSES = {
     "720": (0.20, "animal_cruelty", 0.20, 0.31, 0.11),
 }
 MULTI_OFFENSE = 0.11  # incidents with a second offense; a fifth of those have a third
+PANEL_ROSTER_YEAR = 1990  # a panel's agencies are drawn as of this year, whatever the file's
+# A panel year's share of incidents whose offenses are one of these sets (leading offense
+# first), which the SRS hierarchy rule treats each in its own way (reference §2): several
+# Part I offenses, arson beside another, the rape variants (11A-11C) and the assaults.
+HIERARCHY_CASES = 0.2
+HIERARCHY_SETS = (
+    ("09A", "13A"), ("11A", "11B"), ("11A", "11C"), ("11B",), ("11C", "11D"), ("120", "13A"),
+    ("120", "240"), ("13A", "13B"), ("13A", "220"), ("220", "13B"), ("200", "220"),
+    ("200", "13A"), ("200", "23H"), ("220", "240"), ("220", "23F", "240"), ("23C", "23H"),
+    ("240", "23F"), ("09C", "13A"), ("11A", "120", "13A"), ("13B", "13C"),
+)  # fmt: skip
 # victim circumstances by offense (homicide and aggravated assault), in code order
 CIRCUMSTANCES = {
     "09A": "01:30 10:35 09:12 06:8 03:5 08:5 04:3 05:2",
@@ -572,6 +583,10 @@ class _Codebook:
         self.circumstance_group = np.array([list(CIRCUMSTANCES).index(c) if c in CIRCUMSTANCES
                                             else -1 for c in codes])  # fmt: skip
         self.burglary = self.offense_index["220"]
+        self.hierarchy_sets = np.array([
+            [self.offense_index[c] for c in codes] + [-1] * (3 - len(codes))
+            for codes in HIERARCHY_SETS
+        ])  # fmt: skip
         self.drug_offense = self.offense_index["35A"]
 
         self.attempted = np.array([p.attempted for p in specs])
@@ -792,9 +807,26 @@ def _state_agencies(rng, year: int, state: tuple, count: int) -> list[dict]:
     return agencies
 
 
-def _build_agencies(year: int, incidents: int, rng: np.random.Generator) -> _Agencies:
-    """Agencies of the chosen states, with reporting months and incidents allocated to them."""
-    n_agencies = int(np.clip(round(incidents / INCIDENTS_PER_AGENCY), MIN_AGENCIES, MAX_AGENCIES))
+def _build_agencies(
+    year: int,
+    incidents: int,
+    rng: np.random.Generator,
+    *,
+    n_agencies: int | None = None,
+    year_rng: np.random.Generator | None = None,
+) -> _Agencies:
+    """Agencies of the chosen states, with reporting months and incidents allocated to them.
+
+    ``n_agencies`` overrides the count that follows from ``incidents``. With ``year_rng`` (a
+    panel), the agencies themselves come from ``rng`` alone, the same in every year of a seed,
+    and what changes from year to year (who reports which months, how many incidents, the
+    NIBRS start dates) is drawn from ``year_rng``.
+    """
+    if n_agencies is None:
+        n_agencies = round(incidents / INCIDENTS_PER_AGENCY)
+    n_agencies = int(np.clip(n_agencies, MIN_AGENCIES, MAX_AGENCIES))
+    # a panel's agencies must not depend on the year: their "added" dates are drawn before it
+    roster_year = year if year_rng is None else PANEL_ROSTER_YEAR
     weights = np.array([s[3] for s in STATES])
     n_states = min(len(STATES), max(2, n_agencies // 10))
     chosen = np.sort(rng.choice(len(STATES), n_states, replace=False, p=weights / weights.sum()))
@@ -804,7 +836,7 @@ def _build_agencies(year: int, incidents: int, rng: np.random.Generator) -> _Age
         plain[rng.integers(n_states)] ^= True
     agencies: list[dict] = []
     for state, count, state_plain in zip(chosen, per_state, plain, strict=True):
-        for agency in _state_agencies(rng, year, STATES[state], int(count)):
+        for agency in _state_agencies(rng, roster_year, STATES[state], int(count)):
             agencies.append(agency | {"plain": bool(state_plain)})
     renamed = rng.random(len(agencies)) < LATIN1_SHARE
     renamed[rng.integers(len(agencies))] = True  # at least one in every file
@@ -814,39 +846,40 @@ def _build_agencies(year: int, incidents: int, rng: np.random.Generator) -> _Age
     n = len(agencies)
     kind = np.array([a["kind"] for a in agencies])
     population = np.array([a["population"] for a in agencies], dtype=float)
-    reporting = (kind != "0") & (rng.random(n) >= NON_REPORTING)
+    draw = rng if year_rng is None else year_rng  # what a panel draws anew each year
+    reporting = (kind != "0") & (draw.random(n) >= NON_REPORTING)
     # yearly incidents expected: per capita for cities and counties, a base for the others
     base = {"3": 150, "4": 2000, "5": 300, "6": 200, "7": 400, "8": 100}
     scale = np.array([base.get(k, 0) for k in kind], dtype=float)
-    rate = rng.lognormal(np.log(0.035), 0.35, n)
-    expected = np.where(population > 0, population * rate, scale * rng.lognormal(0, 0.8, n))
+    rate = draw.lognormal(np.log(0.035), 0.35, n)
+    expected = np.where(population > 0, population * rate, scale * draw.lognormal(0, 0.8, n))
 
     months = np.zeros((n, 12), bool)
     starts = np.zeros(n, np.int64)
     for i in np.flatnonzero(reporting):
-        mode = rng.random()
+        mode = draw.random()
         if mode < 0.85:
             months[i] = True
         elif mode < 0.93:
-            starts[i] = rng.integers(1, 12)
+            starts[i] = draw.integers(1, 12)
             months[i, starts[i] :] = True
         else:
-            months[i] = rng.random(12) < 0.7
-            months[i, rng.integers(12)] = True
+            months[i] = draw.random(12) < 0.7
+            months[i, draw.integers(12)] = True
     expected *= months.sum(1) / 12
     monthly = incidents * expected / max(expected.sum(), 1e-9) / np.maximum(months.sum(1), 1)
     # a month in which the agency had nothing to report is sent as a zero report
-    zero = months & (rng.random((n, 12)) < np.exp(-monthly)[:, None])
+    zero = months & (draw.random((n, 12)) < np.exp(-monthly)[:, None])
     active = months & ~zero
     if incidents and not active.any():
         active[np.argmax(expected)] = months[np.argmax(expected)] = True
         zero[np.argmax(expected)] = False
-    window = active & (rng.random((n, 12)) < 0.04)  # months with window records submitted
+    window = active & (draw.random((n, 12)) < 0.04)  # months with window records submitted
     days = np.diff([_day(year, m) for m in range(1, 13)] + [_day(year + 1)])
     by_month = active * days * np.array(SEASON)
     totals = by_month.sum(1)
     weight = totals * expected
-    counts = rng.multinomial(incidents, weight / weight.sum()) if incidents else np.zeros(n, int)
+    counts = draw.multinomial(incidents, weight / weight.sum()) if incidents else np.zeros(n, int)
     month_cum = np.cumsum(by_month / np.maximum(totals, 1e-12)[:, None], axis=1)
     month_cum[:, -1] = 1.0
 
@@ -856,15 +889,15 @@ def _build_agencies(year: int, incidents: int, rng: np.random.Generator) -> _Age
         reported = int(months[i].sum())
         if reporting[i]:
             went = (f"{year}{starts[i] + 1:02d}01" if starts[i] else
-                    _date_text(rng, year + 1, year + 2) if rng.random() < 0.07 else
-                    _date_text(rng, 1991, year - 1))  # fmt: skip
+                    _date_text(draw, year + 1, year + 2) if draw.random() < 0.07 else
+                    _date_text(draw, 1991, year - 1))  # fmt: skip
         else:
-            went = _date_text(rng, year + 1, year + 3) if rng.random() < 0.45 else ""
+            went = _date_text(draw, year + 1, year + 3) if draw.random() < 0.45 else ""
         values |= {
             "date_ori_went_nibrs": went,
             "agency_nibrs_flag": "A" if reporting[i] else "",
-            "agency_inactive_date": _date_text(rng, 2000, year - 1)
-            if not reporting[i] and kind[i] != "0" and rng.random() < 0.25
+            "agency_inactive_date": _date_text(draw, 2000, year - 1)
+            if not reporting[i] and kind[i] != "0" and draw.random() < 0.25
             else "",
             "ind_01_06_12": next((f"{k:02d}" for k in (12, 6, 1) if reported >= k), ""),
             "months_reported": f"{reported:02d}",
@@ -1022,8 +1055,13 @@ class _BlockMaker:
     """Generates blocks of the member text; each block depends only on the seed and its number."""
 
     def __init__(self, year: int, agencies: _Agencies, seed: int, *, crlf: bool,
-                 legacy_headers: bool, nul_fill: bool, trim_lines: bool):  # fmt: skip
+                 legacy_headers: bool, nul_fill: bool, trim_lines: bool,
+                 panel: bool = False):  # fmt: skip
         self.year = year
+        # a panel's years draw their incidents apart (else every year repeats the first), and
+        # a share of them exercise the SRS hierarchy rule
+        self.panel = panel
+        self.hierarchy_cases = panel
         self.agencies = agencies
         self.seed = seed
         self.trim_lines = trim_lines
@@ -1041,7 +1079,9 @@ class _BlockMaker:
     def block(self, number: int, first: int, count: int, total: int):
         """Text of incidents ``first .. first+count`` with the batch headers due before them,
         the truth rows of those incidents, and records written by type."""
-        rng = np.random.default_rng([self.seed, 1, number])
+        rng = np.random.default_rng(
+            [self.seed, 1, number, self.year] if self.panel else [self.seed, 1, number]
+        )
         ag = self.agencies
         # headers of agencies whose first incident is here; ones with none go before the next
         due = np.flatnonzero((ag.start >= first) & ((ag.start < first + count) |
@@ -1083,6 +1123,13 @@ class _BlockMaker:
         offenses[:, 2] = np.where((offenses[:, 2] == offenses[:, 1]) | (offenses[:, 2] == primary),
                                   -1, offenses[:, 2])  # fmt: skip
         offenses[:, 1] = np.where(offenses[:, 1] == primary, -1, offenses[:, 1])
+        if self.hierarchy_cases:
+            cases = np.flatnonzero(rng.random(count) < HIERARCHY_CASES)
+            sets = cb.hierarchy_sets[rng.integers(len(HIERARCHY_SETS), size=cases.size)]
+            offenses[cases] = sets
+            primary = primary.copy()
+            primary[cases] = sets[:, 0]
+            profile = cb.profile[primary]
         offenses = np.sort(np.where(offenses < 0, len(cb.offense_codes), offenses), axis=1)
         offenses[offenses == len(cb.offense_codes)] = -1
         valid = offenses >= 0
@@ -1682,6 +1729,8 @@ def synthesize(
     legacy_headers: bool = False,
     nul_fill: bool = False,
     trim_lines: bool = False,
+    agencies: int | None = None,
+    panel: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Write a synthetic master file ``out`` (a zip of one member) and its truth beside it.
@@ -1690,8 +1739,14 @@ def synthesize(
     several states. ``deflate64`` compresses as the FBI does (zip method 9), ``crlf`` ends
     lines with CR LF, ``legacy_headers`` writes B1/B2/B3 batch headers (1991-2012),
     ``nul_fill`` puts NUL bytes in the batch headers' incident-number filler, and
-    ``trim_lines`` right-trims every line (older years). The member text depends only on the
-    arguments and ``seed``. ``progress``, if given, is called after each block with the
+    ``trim_lines`` right-trims every line (older years). ``agencies`` sets how many agencies
+    there are (default: one per 450 incidents, at least 12). ``panel`` makes the years of a
+    seed one panel: the same agencies (ORIs, populations, counties, who covers whom) in every
+    year, while each year draws anew who reports which months (some agencies stop for months
+    or a year, some start) and its incidents, a fifth of which hold offense sets that exercise
+    the SRS hierarchy rule (several Part I offenses, arson beside another, the rape variants and
+    the assaults: ``HIERARCHY_SETS``). The member text depends only on the arguments and
+    ``seed``. ``progress``, if given, is called after each block with the
     number of incidents it added (an increment, as tqdm's update takes).
 
     Beside the zip, ``<name>.truth.parquet`` has one row per incident, in file order: ori,
@@ -1710,9 +1765,12 @@ def synthesize(
     truth_path = out.with_suffix(".truth.parquet")
     partial_zip = out.with_name(out.name + ".partial")
     partial_truth = truth_path.with_name(truth_path.name + ".partial")
-    agencies = _build_agencies(year, incidents, np.random.default_rng([seed, 0]))
-    maker = _BlockMaker(year, agencies, seed, crlf=crlf, legacy_headers=legacy_headers,
-                        nul_fill=nul_fill, trim_lines=trim_lines)  # fmt: skip
+    roster = _build_agencies(
+        year, incidents, np.random.default_rng([seed, 0]), n_agencies=agencies,
+        year_rng=np.random.default_rng([seed, 2, year]) if panel else None,
+    )  # fmt: skip
+    maker = _BlockMaker(year, roster, seed, crlf=crlf, legacy_headers=legacy_headers,
+                        nul_fill=nul_fill, trim_lines=trim_lines, panel=panel)  # fmt: skip
     records = dict.fromkeys(maker.header_types + RECORD_SET + BETWEEN_SETS, 0)
     pieces: queue.Queue = queue.Queue(maxsize=2)
     written: dict = {}
