@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -29,17 +28,10 @@ def identifier(name: str) -> str:
 
 
 def nthread() -> int:
-    """XGBoost's threads: ``CRIMEWH_ML_NTHREAD``, 1 or 2 (default 2).
+    """XGBoost's threads, 1 or 2: the settings' ``ml_nthread`` (``CRIMEWH_ML_NTHREAD``)."""
+    from crimewh.settings import settings
 
-    Never more than two: the machine the project targets has two cores shared with the
-    warehouse and Airflow, and OpenMP threads that outnumber free cores spin and slow each
-    other down (ten times, measured on a busy two-core machine), so one is the better choice
-    there.
-    """
-    value = os.environ.get("CRIMEWH_ML_NTHREAD", "2")
-    if value not in ("1", "2"):
-        raise MLError(f"CRIMEWH_ML_NTHREAD={value!r}: use 1 or 2")
-    return int(value)
+    return settings().ml_nthread
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,8 +55,6 @@ GRID = (
         "lambda": 5.0,
     },
 )
-MAX_AGE_DAYS = 30  # CRIMEWH_ML_MAX_AGE_DAYS: retrain a model this old even without new data
-NEW_DATA_DAYS = 7  # CRIMEWH_ML_NEW_DATA_DAYS: retrain when the marts hold this much newer data
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ class TrainConfig:
     nibrs_truth: str | None = None
     chicago_truth: Path | None = None  # a truth file or folder; default <data>/chicago
     seed: int = 0
-    nthread: int = field(default_factory=nthread)  # CRIMEWH_ML_NTHREAD, at most 2
+    nthread: int = field(default_factory=nthread)  # the settings' ml_nthread, at most 2
     max_rounds: int = 1000
     early_stopping_rounds: int = 30
     grid: tuple[dict, ...] = GRID
@@ -743,16 +740,8 @@ def due_reason(
 
     config = config or TrainConfig()
     spec = config.spec(model)
-    max_age = (
-        max_age_days
-        if max_age_days is not None
-        else float(os.environ.get("CRIMEWH_ML_MAX_AGE_DAYS", MAX_AGE_DAYS))
-    )
-    new_days = (
-        new_data_days
-        if new_data_days is not None
-        else int(os.environ.get("CRIMEWH_ML_NEW_DATA_DAYS", NEW_DATA_DAYS))
-    )
+    max_age = max_age_days if max_age_days is not None else settings.ml_max_age_days
+    new_days = new_data_days if new_data_days is not None else settings.ml_new_data_days
     table = f"{config.schema}.{spec.mart}"
     if not relation_exists(settings, table):
         return None

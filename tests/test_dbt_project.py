@@ -17,8 +17,8 @@ PROJECT_DIR = project_dir() / "dbt_project"
 SCHEMAS = {"staging", "intermediate", "marts", "ref"}
 
 
-def settings_with(url: str | None) -> Settings:
-    environ = {"CRIMEWH_DATA_DIR": "/tmp/crimewh-dbt-test"}
+def settings_with(url: str | None, **extra: str) -> Settings:
+    environ = {"CRIMEWH_DATA_DIR": "/tmp/crimewh-dbt-test", **extra}
     if url:
         environ["CRIMEWH_WAREHOUSE_URL"] = url
     return Settings.load(environ)
@@ -53,8 +53,8 @@ def test_dbt_env_remote_host_socket_and_sslmode(monkeypatch):
     assert socket["CRIMEWH_PG_PORT"] == "6543"
     assert socket["CRIMEWH_DBT_TARGET"] == "embedded"
 
-    monkeypatch.setenv("CRIMEWH_DBT_TARGET", "remote")
-    assert dbt_env(settings_with("postgresql://u@localhost/w"))["CRIMEWH_DBT_TARGET"] == "remote"
+    chosen = settings_with("postgresql://u@localhost/w", CRIMEWH_DBT_TARGET="remote")
+    assert dbt_env(chosen)["CRIMEWH_DBT_TARGET"] == "remote"
 
 
 def test_dbt_env_explains_what_is_wrong():

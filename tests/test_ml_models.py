@@ -245,13 +245,17 @@ def ml_env(warehouse, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         # one thread: the test machine's two cores are shared, and two OpenMP threads
         # fighting other processes for them run ten times slower than one
+        from crimewh.settings import settings as cached_settings
+
         patch.setenv("CRIMEWH_ML_NTHREAD", "1")
+        cached_settings.cache_clear()  # read again, with the one thread
         config = TrainConfig(
             schema=SCHEMA, nibrs_truth=str(truth_folder), chicago_truth=truth_file.parent
         )
         yield dataclasses.make_dataclass("Env", ["settings", "config", "wire", "folder"])(
             settings, config, wire, folder
         )
+    cached_settings.cache_clear()  # the environment is back as it was
     execute(settings, f"drop schema if exists {SCHEMA} cascade", *DROP_SCORES)
 
 

@@ -7,7 +7,6 @@ level (the DAG integrity test checks it).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +15,6 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_POOL = "warehouse"  # bulk loads and dbt share it: two at a time on two cores
 WAREHOUSE_POOL_SLOTS = 2
-NIGHTLY_SCHEDULE = os.environ.get("CRIMEWH_NIGHTLY_SCHEDULE", "0 3 * * *")
 NIGHTLY_TIMEZONE = "America/Chicago"  # the City's data and the warehouse's users keep its time
 
 
@@ -33,10 +31,12 @@ class Tag(StrEnum):
 
 
 def default_args() -> dict:
+    from crimewh.settings import settings
+
     return {
         "owner": "crimewh",
         # CRIMEWH_TASK_RETRIES=0 for tests and `make demo`, where a retry only hides the error
-        "retries": int(os.environ.get("CRIMEWH_TASK_RETRIES", "2")),
+        "retries": settings().task_retries,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
@@ -51,8 +51,10 @@ def nightly_timetable():
     ``CronTriggerTimetable._calc_first_run``), which `make up` at 5 a.m. would trigger."""
     from airflow.sdk import CronTriggerTimetable
 
+    from crimewh.settings import settings
+
     return CronTriggerTimetable(
-        NIGHTLY_SCHEDULE, timezone=NIGHTLY_TIMEZONE, run_immediately=timedelta(0)
+        settings().nightly_schedule, timezone=NIGHTLY_TIMEZONE, run_immediately=timedelta(0)
     )
 
 
@@ -142,7 +144,7 @@ def dbt_task_group(
         ),
         profile_config=ProfileConfig(
             profile_name="crimewh",
-            target_name=os.environ.get("CRIMEWH_DBT_TARGET", "embedded"),
+            target_name=task_settings().dbt_target or "embedded",
             profiles_yml_filepath=project / "profiles.yml",
         ),
         execution_config=ExecutionConfig(

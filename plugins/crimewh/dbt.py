@@ -82,8 +82,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CRIMEWH_PG_USER": unquote(parts.username or query.get("user") or "postgres"),
         "CRIMEWH_PG_PASSWORD": unquote(parts.password or query.get("password") or ""),
         "CRIMEWH_PG_DBNAME": database,
-        "CRIMEWH_DBT_TARGET": os.environ.get("CRIMEWH_DBT_TARGET")
-        or ("embedded" if local else "remote"),
+        "CRIMEWH_DBT_TARGET": settings.dbt_target or ("embedded" if local else "remote"),
     }
     if "sslmode" in query:
         env["CRIMEWH_PG_SSLMODE"] = query["sslmode"]

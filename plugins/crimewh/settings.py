@@ -51,6 +51,13 @@ ENVIRONMENT = {
     "upload_max_mb": "CRIMEWH_UPLOAD_MAX_MB",
     "service_host": "CRIMEWH_SERVICE_HOST",
     "service_port": "CRIMEWH_SERVICE_PORT",
+    # orchestration and the models
+    "nightly_schedule": "CRIMEWH_NIGHTLY_SCHEDULE",
+    "task_retries": "CRIMEWH_TASK_RETRIES",
+    "dbt_target": "CRIMEWH_DBT_TARGET",
+    "ml_nthread": "CRIMEWH_ML_NTHREAD",
+    "ml_max_age_days": "CRIMEWH_ML_MAX_AGE_DAYS",
+    "ml_new_data_days": "CRIMEWH_ML_NEW_DATA_DAYS",
 }
 # read from the environment only, never from the file
 SECRETS = {"soda_app_token", "smtp_password", "api_token"}
@@ -92,6 +99,18 @@ class Settings:
     upload_max_mb: int = 100
     service_host: str = "127.0.0.1"
     service_port: int = 8000
+    # the nightly DAG's cron, in Chicago time
+    nightly_schedule: str = "0 3 * * *"
+    # Airflow task retries; 0 for tests and `make demo`, where a retry only hides the error
+    task_retries: int = 2
+    # the dbt profile's target; None: "embedded" for a loopback warehouse, else "remote"
+    dbt_target: str | None = None
+    # XGBoost's threads, 1 or 2: the target machine has two cores shared with PostgreSQL and
+    # Airflow, and OpenMP threads that outnumber free cores slow each other (10x, measured)
+    ml_nthread: int = 2
+    # retrain a model this old even without new data, or when the marts hold this much more
+    ml_max_age_days: float = 30.0
+    ml_new_data_days: int = 7
     # True when the URL was left unset, so the embedded stack (`crimewh stack up`) provides it
     embedded_warehouse: bool = True
     embedded_s3: bool = False
@@ -143,6 +162,7 @@ class Settings:
             ),
             failpoint=values["failpoint"],
             **_service_values(values),
+            **_orchestration_values(values),
             embedded_warehouse=embedded_warehouse,
             embedded_s3=embedded_s3,
             project_dir=project,
@@ -302,6 +322,32 @@ def _service_values(values: Mapping[str, object]) -> dict:
         "upload_max_mb": _positive_int(values["upload_max_mb"] or 100, "upload_max_mb"),
         "service_host": values["service_host"] or "127.0.0.1",
         "service_port": _port(values["service_port"] or 8000, "service_port"),
+    }
+
+
+def _orchestration_values(values: Mapping[str, object]) -> dict:
+    """The DAGs' and the models' fields, checked."""
+    threads = str(values["ml_nthread"] or 2)
+    if threads not in ("1", "2"):
+        raise SettingsError(f"{ENVIRONMENT['ml_nthread']}={threads!r}: use 1 or 2")
+    retries = str(values["task_retries"] if values["task_retries"] is not None else 2)
+    if not retries.isdigit():
+        raise SettingsError(f"{ENVIRONMENT['task_retries']}={retries!r}: use 0 or more")
+    try:
+        max_age = float(values["ml_max_age_days"] or 30)
+    except ValueError:
+        max_age = 0.0
+    if not max_age > 0:
+        raise SettingsError(
+            f"{ENVIRONMENT['ml_max_age_days']}={values['ml_max_age_days']!r}: days, above 0"
+        )
+    return {
+        "nightly_schedule": str(values["nightly_schedule"] or "0 3 * * *"),
+        "task_retries": int(retries),
+        "dbt_target": values["dbt_target"] or None,
+        "ml_nthread": int(threads),
+        "ml_max_age_days": max_age,
+        "ml_new_data_days": _positive_int(values["ml_new_data_days"] or 7, "ml_new_data_days"),
     }
 
 
