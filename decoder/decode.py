@@ -295,8 +295,10 @@ class _BlockDecoder:
         part: str = "0",
         engine: str = "numpy",
         compression: str = PARQUET_COMPRESSION,
+        parquet_writer: str = "native",
     ):
         self.out_dir = out_dir
+        self.parquet_writer = parquet_writer
         self.compression = compression
         self.year = year
         self.part = part
@@ -585,9 +587,10 @@ class _BlockDecoder:
     # -- outputs -----------------------------------------------------------------------------
     def _writer(self, segment: str) -> _SegmentWriter:
         if segment not in self.writers:
+            native_pages = self.engine == "native" and self.parquet_writer == "native"
             self.writers[segment] = _SegmentWriter(
                 self.out_dir, segment, self.schemas[segment], self.part, self.background,
-                self.compression, native_pages=self.engine == "native",
+                self.compression, native_pages=native_pages,
             )  # fmt: skip
         return self.writers[segment]
 
@@ -787,6 +790,7 @@ class _Job:
     block_size: int
     engine: str
     compression: str
+    parquet_writer: str
     progress: Callable[[int], None] | None
     inflating: InflatingChild | None  # started ahead by the caller (source.start_inflating)
 
@@ -796,7 +800,10 @@ class _Job:
 
 
 def _decode_here(job: _Job) -> list[dict]:
-    decoder = _BlockDecoder(job.out_dir, job.year, engine=job.engine, compression=job.compression)
+    decoder = _BlockDecoder(
+        job.out_dir, job.year, engine=job.engine, compression=job.compression,
+        parquet_writer=job.parquet_writer,
+    )  # fmt: skip
     try:
         for block, data, lines in job.blocks():
             decoder.decode_block(data, block.size, block.first_line, block.carried_ori, lines)
@@ -815,7 +822,7 @@ def _decode_in_workers(job: _Job, workers: int) -> list[dict]:
     for part in range(workers):
         process = subprocess.Popen(
             [sys.executable, "-m", "decoder.worker", str(job.out_dir), str(job.year), str(part),
-             job.engine, job.compression],
+             job.engine, job.compression, job.parquet_writer],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         processes.append(process)
@@ -904,6 +911,7 @@ def decode_zip(
     workers: int = 1,
     engine: str | None = None,
     parquet_compression: str = PARQUET_COMPRESSION,
+    parquet_writer: str = "native",
     progress: Callable[[int], None] | None = None,
     inflating: InflatingChild | None = None,
 ) -> DecodeSummary:
@@ -917,7 +925,9 @@ def decode_zip(
     measured on they gain nothing (the vCPUs share a core), so the default is 1: slicing
     here, overlapped with the inflating child. ``engine`` is ``native``, ``numpy``
     or ``auto`` (the default; see decoder.native). ``parquet_compression`` is one of
-    PARQUET_COMPRESSIONS. ``inflating`` is the child source.start_inflating started for this
+    PARQUET_COMPRESSIONS. ``parquet_writer`` picks who writes the native engine's pages:
+    ``native`` (decoder.parquet) or ``arrow`` (Arrow's writer, fed the slicer's dictionary
+    arrays as they are). ``inflating`` is the child source.start_inflating started for this
     zip ahead of the call; the caller stops it (source.stop_inflating) if the call fails.
     """
     if parquet_compression not in PARQUET_COMPRESSIONS:
@@ -950,7 +960,10 @@ def decode_zip(
         zip=str(member.zip_path), member=member.name, compression=member.method_name,
         data_year=year, member_bytes=member.size, engine=engine,
     )  # fmt: skip
-    job = _Job(member, out_dir, year, block_size, engine, parquet_compression, progress, inflating)
+    job = _Job(
+        member, out_dir, year, block_size, engine, parquet_compression, parquet_writer, progress,
+        inflating,
+    )  # fmt: skip
     try:
         results = _decode_here(job) if workers <= 1 else _decode_in_workers(job, workers)
         legacy: list[dict] = []

@@ -1,4 +1,4 @@
-"""A decoding worker process: ``python -m decoder.worker OUT YEAR PART ENGINE COMPRESSION``.
+"""A decoding worker process: ``python -m decoder.worker OUT YEAR PART ENGINE COMPRESSION WRITER``.
 
 Started by decode.decode_zip for large files. It reads one task per line on stdin (JSON:
 a block's place in the member and the shared-memory segment holding its bytes), decodes it
@@ -19,8 +19,10 @@ import numpy as np
 from decoder.decode import PADDING, _BlockDecoder
 
 
-def serve(out_dir: Path, year: int, part: str, engine: str, compression: str) -> int:
-    decoder = _BlockDecoder(out_dir, year, part, engine, compression)
+def serve(
+    out_dir: Path, year: int, part: str, engine: str, compression: str, parquet_writer: str
+) -> int:
+    decoder = _BlockDecoder(out_dir, year, part, engine, compression, parquet_writer)
     answer = sys.stdout
     try:
         for line in sys.stdin:
@@ -46,4 +48,4 @@ def serve(out_dir: Path, year: int, part: str, engine: str, compression: str) ->
 
 
 if __name__ == "__main__":
-    sys.exit(serve(Path(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6]))
+    sys.exit(serve(Path(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:7]))

@@ -63,8 +63,9 @@ def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> P
     return zip_path
 
 
-def timed_child(argv: list[str]) -> tuple[float, float]:
-    """Run a command; its wall seconds and its own peak RSS in MB."""
+def timed_child(argv: list[str]) -> tuple[float, float, float]:
+    """Run a command; its wall seconds, its own peak RSS in MB, and its CPU seconds (user and
+    system, with the children it waited for: the decoder's inflating child)."""
     started = time.perf_counter()
     process = subprocess.Popen(argv)
     _, status, usage = os.wait4(process.pid, 0)
@@ -72,7 +73,7 @@ def timed_child(argv: list[str]) -> tuple[float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def inflate_only_seconds(zip_path: Path) -> float:
@@ -94,18 +95,25 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
     zip_path = synthetic_year(folder, incidents=incidents)
     out = folder / "decoded"
 
-    def decode(engine: str) -> tuple[float, float]:
+    def decode(engine: str, *options: str) -> tuple[float, float, float]:
         argv = [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out)]
-        return timed_child([*argv, "--quiet", "--engine", engine])
+        return timed_child([*argv, "--quiet", "--engine", engine, *options])
 
     inflate_runs, decode_runs, rss_runs, numpy_runs = [], [], [], []
+    arrow_runs, arrow_cpu_runs, cpu_runs = [], [], []
     for _ in range(ROUNDS):
         inflate_runs.append(inflate_only_seconds(zip_path))
         numpy_runs.append(decode("numpy")[0])
-        seconds, rss_mb = decode("auto")  # last: its output is what bench_load loads
+        # the native slicer's dictionary arrays handed to Arrow's writer as they are
+        seconds, _, cpu_s = decode("auto", "--parquet-writer", "arrow")
+        arrow_runs.append(seconds)
+        arrow_cpu_runs.append(cpu_s)
+        seconds, rss_mb, cpu_s = decode("auto")  # last: its output is what bench_load loads
         decode_runs.append(seconds)
         rss_runs.append(rss_mb)
-    numpy_s = statistics.median(numpy_runs)
+        cpu_runs.append(cpu_s)
+    numpy_s, arrow_s = statistics.median(numpy_runs), statistics.median(arrow_runs)
+    cpu_s, arrow_cpu_s = statistics.median(cpu_runs), statistics.median(arrow_cpu_runs)
     summary = json.loads((out / "_summary.json").read_text())
     records = sum(summary["records"].values())
     decode_s, inflate_s = statistics.median(decode_runs), statistics.median(inflate_runs)
@@ -128,13 +136,20 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
         "numpy_engine_s": round(numpy_s, 2),
         "numpy_engine_runs_s": [round(x, 2) for x in numpy_runs],
         "speedup_vs_numpy_engine": round(numpy_s / decode_s, 2),
+        "arrow_writer_s": round(arrow_s, 2),
+        "arrow_writer_runs_s": [round(x, 2) for x in arrow_runs],
+        "ratio_arrow_writer_vs_native": round(arrow_s / decode_s, 2),
+        # CPU seconds move less than wall seconds when other work shares the machine
+        "decode_cpu_s": round(cpu_s, 2),
+        "arrow_writer_cpu_s": round(arrow_cpu_s, 2),
+        "cpu_ratio_arrow_writer_vs_native": round(arrow_cpu_s / cpu_s, 2),
     }
     try:
         import crimepy  # noqa: F401  (installed by `make bench` from the lock's bench group)
     except ImportError:
         result["crimepy"] = "not installed: run through `make bench`"
         return result
-    crimepy_s, crimepy_rss = timed_child(
+    crimepy_s, crimepy_rss, _ = timed_child(
         [sys.executable, "-m", "testkit.crimepy_baseline", str(zip_path), str(folder / "crimepy")]
     )
     result.update(
