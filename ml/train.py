@@ -437,35 +437,71 @@ def train(
 
     Returns the evaluation (what ``crimewh train --json`` prints): windows, metrics overall,
     per group and by calibration bin, ``test_auc`` and, on synthetic data, ``oracle_auc``.
+    The steps: read the out-of-time windows, search and fit, evaluate on the test window
+    (beside the generator's oracle where there is one), decide the promotion, save.
     """
-    import numpy as np
-
-    from ml import card
-    from ml.evaluate import (
-        best_threshold,
-        binary_metrics,
-        calibration_table,
-        choose_windows,
-        expected_calibration_error,
-        group_metrics,
-        multiclass_metrics,
-        roc_auc,
-    )
     from ml.registry import Registry, new_version
 
     config = config or TrainConfig()
     spec = config.spec(model)
     started = time.perf_counter()
-    seconds: dict[str, float] = {}
-    mart = f"{config.schema}.{spec.mart}"
     version = new_version()
-    echo(f"{model} {version}: reading {mart}")
+    echo(f"{model} {version}: reading {config.schema}.{spec.mart}")
+    data = _read_windows(settings, spec, config, echo)
+    seconds = {"read": time.perf_counter() - started}
 
+    fitted = FittedFeatures.fit(spec, data.frames["train"])
+    clock = time.perf_counter()
+    booster, params, tried = search(fitted, data.frames["train"], data.frames["valid"], config,
+                                    echo)  # fmt: skip
+    seconds["search"] = time.perf_counter() - clock
+    results = _evaluate(settings, spec, config, data, fitted, booster)
+    clock = time.perf_counter()
+    class_booster, results["three_class"] = _fit_three_class(
+        spec, config, data, fitted, params, results["oracle_probabilities"]
+    )
+    if class_booster is not None:
+        seconds["classes"] = time.perf_counter() - clock
+
+    registry = Registry(settings)
+    promotion = decide_promotion(
+        registry, spec, settings, config, data.frames["test"], results["p_test"],
+        data.windows[2], data.shares["test"], echo,
+    )  # fmt: skip
+    evaluation = _evaluation(
+        settings, spec, config, data, version, booster, params, tried, results, promotion
+    )
+    seconds["total"] = time.perf_counter() - started
+    evaluation["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    _save(registry, spec, evaluation, fitted, booster, class_booster)
+    echo(
+        f"{model} {version}: test AUC {evaluation['test_auc']}"
+        + (f" (oracle {evaluation['oracle_auc']})" if evaluation["oracle_auc"] else "")
+        + f"; {'champion' if promotion['promoted'] else 'registered, not promoted'}; "
+        f"card at {evaluation['registry']['card']}"
+    )
+    return evaluation
+
+
+@dataclass
+class _Windows:
+    """The mart's train, validation and test windows, as read (capped and sampled)."""
+
+    mart: str
+    last_day: date
+    windows: list
+    frames: dict  # window name -> Arrow table
+    shares: dict  # window name -> the share of the window's rows read (1.0: all)
+
+
+def _read_windows(settings, spec: ModelSpec, config: TrainConfig, echo) -> _Windows:
+    from ml.evaluate import choose_windows
+
+    mart = f"{config.schema}.{spec.mart}"
     last_day = last_mature_day(settings, spec, config.schema)
     if last_day is None:
-        raise MLError(f"{mart} holds no rows the {model} model covers: load data first")
-    monthly = monthly_counts(settings, spec, config.schema, last_day)
-    windows = choose_windows(monthly, last_day)
+        raise MLError(f"{mart} holds no rows the {spec.model} model covers: load data first")
+    windows = choose_windows(monthly_counts(settings, spec, config.schema, last_day), last_day)
     frames, shares = {}, {}
     for window in windows:
         cap = config.max_train_rows if window.name == "train" else config.max_eval_rows
@@ -477,18 +513,27 @@ def train(
             f"{frames[window.name].num_rows:,} rows"
             + (f" (a {shares[window.name]:.1%} sample)" if shares[window.name] < 1 else "")
         )
-    seconds["read"] = time.perf_counter() - started
-    train_rows, valid_rows, test_rows = frames["train"], frames["valid"], frames["test"]
     for name, frame in frames.items():
         y = _labels(frame) > 0
         if frame.num_rows == 0 or y.min() == y.max():
             raise MLError(f"the {name} window of {mart} holds only one outcome: not enough data")
+    return _Windows(mart, last_day, windows, frames, shares)
 
-    fitted = FittedFeatures.fit(spec, train_rows)
-    clock = time.perf_counter()
-    booster, params, tried = search(fitted, train_rows, valid_rows, config, echo)
-    seconds["search"] = time.perf_counter() - clock
 
+def _evaluate(settings, spec, config, data: _Windows, fitted, booster) -> dict:
+    """The booster on validation and test: metrics, calibration, the oracle, groups, subsets."""
+    import numpy as np
+
+    from ml.evaluate import (
+        best_threshold,
+        binary_metrics,
+        calibration_table,
+        expected_calibration_error,
+        group_metrics,
+        roc_auc,
+    )
+
+    valid_rows, test_rows = data.frames["valid"], data.frames["test"]
     y_valid = (_labels(valid_rows) > 0).astype(int)
     y_test = (_labels(test_rows) > 0).astype(int)
     p_valid = booster.predict(fitted.dmatrix(valid_rows))
@@ -499,16 +544,14 @@ def train(
     test_metrics["calibration_error"] = expected_calibration_error(calibration)
 
     oracle, oracle_meta = oracle_probabilities(
-        settings, spec, config, test_rows, config.schema, windows[2]
+        settings, spec, config, test_rows, config.schema, data.windows[2]
     )
-    oracle_positive = None
-    oracle_section = {**oracle_meta}
+    oracle_positive, oracle_section = None, {**oracle_meta}
     if oracle is not None:
         oracle_positive = 1 - oracle[:, 0] if spec.model == "clearance" else oracle[:, 0]
         known = ~np.isnan(oracle_positive)
         oracle_section.update(binary_metrics(y_test[known], oracle_positive[known], threshold))
         oracle_section["model_auc_same_rows"] = roc_auc(y_test[known], p_test[known])
-
     groups = {
         column: group_metrics(
             y_test,
@@ -520,46 +563,57 @@ def train(
         )
         for column in spec.group_columns
     }
+    subsets = _subsets(spec, settings, config, data.windows[2], test_rows, y_test, p_test,
+                       threshold, data.shares["test"])  # fmt: skip
+    return {
+        "p_test": p_test, "threshold": threshold, "test": test_metrics,
+        "valid": binary_metrics(y_valid, p_valid, threshold), "calibration": calibration,
+        "oracle": oracle_section, "oracle_probabilities": oracle, "groups": groups,
+        "subsets": subsets,
+    }  # fmt: skip
 
-    class_booster, classes_section = None, None
-    if len(spec.classes) > 2:
-        clock = time.perf_counter()
-        class_booster = fit_classes(
-            params,
-            fitted.dmatrix(train_rows, _labels(train_rows)),
-            fitted.dmatrix(valid_rows, _labels(valid_rows)),
-            len(spec.classes),
-            config,
-        )
-        class_p = class_booster.predict(fitted.dmatrix(test_rows))
-        classes_section = multiclass_metrics(_labels(test_rows), class_p, spec.classes, oracle)
-        classes_section["rounds"] = class_booster.num_boosted_rounds()
-        seconds["classes"] = time.perf_counter() - clock
 
-    subsets = _subsets(
-        spec, settings, config, windows[2], test_rows, y_test, p_test, threshold, shares["test"]
+def _fit_three_class(spec, config, data: _Windows, fitted, params, oracle):
+    """Clearance's open / arrest / exceptional booster with the chosen settings, and its
+    test metrics; (None, None) for a two-class model."""
+    from ml.evaluate import multiclass_metrics
+
+    if len(spec.classes) <= 2:
+        return None, None
+    train_rows, valid_rows, test_rows = (data.frames[n] for n in ("train", "valid", "test"))
+    booster = fit_classes(
+        params,
+        fitted.dmatrix(train_rows, _labels(train_rows)),
+        fitted.dmatrix(valid_rows, _labels(valid_rows)),
+        len(spec.classes),
+        config,
     )
+    probabilities = booster.predict(fitted.dmatrix(test_rows))
+    section = multiclass_metrics(_labels(test_rows), probabilities, spec.classes, oracle)
+    section["rounds"] = booster.num_boosted_rounds()
+    return booster, section
 
-    registry = Registry(settings)
-    promotion = decide_promotion(
-        registry, spec, settings, config, test_rows, p_test, windows[2], shares["test"], echo
-    )
-    trained_at = datetime.now(UTC).isoformat(timespec="seconds")
-    snapshot = _snapshot(settings, spec, config.schema, frames, last_day)
+
+def _evaluation(settings, spec, config, data, version, booster, params, tried, results,
+                promotion) -> dict:  # fmt: skip
+    """What ``metrics.json`` and the model card say about this version."""
     evaluation = {
-        "model": model,
+        "model": spec.model,
         "version": version,
-        "trained_at": trained_at,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": f"P({spec.positive_class})",
-        "data": {"table": mart, **snapshot},
+        "data": {
+            "table": data.mart,
+            **_snapshot(settings, spec, config.schema, data.frames, data.last_day),
+        },
         "windows": {
             w.name: {
                 **w.to_json(),
-                "rows_used": frames[w.name].num_rows,
-                "sample_share": round(shares[w.name], 6),
-                "positives": int((_labels(frames[w.name]) > 0).sum()),
+                "rows_used": data.frames[w.name].num_rows,
+                "sample_share": round(data.shares[w.name], 6),
+                "positives": int((_labels(data.frames[w.name]) > 0).sum()),
             }
-            for w in windows
+            for w in data.windows
         },
         "maturity_days": spec.maturity_days,
         "feature_options": spec.options,
@@ -576,40 +630,50 @@ def train(
             "rounds": booster.num_boosted_rounds(),
             "nthread": config.nthread,
         },
-        "threshold": test_metrics["threshold"],
-        "test_auc": test_metrics["roc_auc"],
-        "oracle_auc": oracle_section.get("roc_auc"),
-        "valid": binary_metrics(y_valid, p_valid, threshold),
-        "test": test_metrics,
-        "calibration": calibration,
-        "oracle": oracle_section,
-        "groups": groups,
-        "subsets": subsets,
-        "three_class": classes_section,
+        "threshold": results["test"]["threshold"],
+        "test_auc": results["test"]["roc_auc"],
+        "oracle_auc": results["oracle"].get("roc_auc"),
+        **{
+            key: results[key]
+            for key in (
+                "valid",
+                "test",
+                "calibration",
+                "oracle",
+                "groups",
+                "subsets",
+                "three_class",
+            )
+        },
         "champion": promotion,
         "promoted": promotion["promoted"],
     }
     if spec.model == "arrest" and spec.options.get("exclude_on_view"):
         evaluation["excluded_types"] = _excluded_types(settings, spec, config.schema)
+    return evaluation
 
-    files = {
-        "model.ubj": bytes(booster.save_raw("ubj")),
-        "features.json": _json(fitted.to_json()),
-    }
-    if class_booster is not None:
-        files["model_classes.ubj"] = bytes(class_booster.save_raw("ubj"))
-    seconds["total"] = time.perf_counter() - started
-    evaluation["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+
+def _save(registry, spec, evaluation: dict, fitted, booster, class_booster) -> None:
+    """The version's files and manifest in the registry; the champion pointer if it won."""
+    from ml import card
+
+    model, version = spec.model, evaluation["version"]
     evaluation["registry"] = {
         "uri": registry.uri(model, version),
         "card": f"{registry.uri(model, version)}/card.md",
     }
-    files["metrics.json"] = _json(evaluation)
-    files["card.md"] = card.render(evaluation).encode()
+    files = {
+        "model.ubj": bytes(booster.save_raw("ubj")),
+        "features.json": _json(fitted.to_json()),
+        "metrics.json": _json(evaluation),
+        "card.md": card.render(evaluation).encode(),
+    }
+    if class_booster is not None:
+        files["model_classes.ubj"] = bytes(class_booster.save_raw("ubj"))
     manifest = {
         "model": model,
         "version": version,
-        "trained_at": trained_at,
+        "trained_at": evaluation["trained_at"],
         "windows": evaluation["windows"],
         "data": evaluation["data"],
         "features": [f.name for f in spec.features],
@@ -619,25 +683,19 @@ def train(
         "xgboost": _xgboost_version(),
     }
     registry.save(model, version, files, manifest)
+    promotion = evaluation["champion"]
     if promotion["promoted"]:
         registry.set_champion(
             model,
             {
                 "version": version,
-                "promoted_at": trained_at,
+                "promoted_at": evaluation["trained_at"],
                 "test_auc": evaluation["test_auc"],
                 "test_window": evaluation["windows"]["test"],
                 "replaced": promotion["champion_version"],
                 "replaced_auc_same_window": promotion.get("champion_auc_same_window"),
             },
         )
-    echo(
-        f"{model} {version}: test AUC {evaluation['test_auc']}"
-        + (f" (oracle {evaluation['oracle_auc']})" if evaluation["oracle_auc"] else "")
-        + f"; {'champion' if promotion['promoted'] else 'registered, not promoted'}; "
-        f"card at {evaluation['registry']['card']}"
-    )
-    return evaluation
 
 
 def _subsets(spec, settings, config, window, test_rows, y_test, p_test, threshold, share):

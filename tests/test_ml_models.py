@@ -25,7 +25,7 @@ import pytest
 
 from ml.csv_scoring import score_csv
 from ml.db import connect, query
-from ml.features import SEEDS, arrest_spec, chicago_source_features
+from ml.features import arrest_spec, chicago_seeds, chicago_source_features
 from ml.registry import Registry
 from ml.score import score
 from ml.train import TrainConfig, due_reason, is_due, train
@@ -171,7 +171,7 @@ def chicago_crimes(rows: int = 30_000, seed: int = 3) -> tuple[pa.Table, pa.Tabl
     columns = {name: wire.column(name).to_pylist() for name in wire.column_names}
     features = chicago_source_features(columns, arrest_spec(exclude_on_view=False))
     assert not features.errors
-    with (SEEDS / "chicago_primary_types.csv").open() as handle:
+    with (chicago_seeds() / "chicago_primary_types.csv").open() as handle:
         flags = {row["primary_type"]: row for row in csv.DictReader(handle)}
     types = features.table.column("primary_type").to_pylist()
     occurred = [datetime.fromisoformat(value) for value in columns["date"]]
