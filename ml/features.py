@@ -555,158 +555,172 @@ def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpe
     a value it cannot read, a location outside Chicago, or a type the model does not cover
     gets an error naming the field and null features, and the other rows go on.
     """
-    import numpy as np
-    import pyarrow as pa
-
-    from crimewh.quality.codes import CHICAGO_LATITUDE, CHICAGO_LONGITUDE
-
-    n = len(next(iter(columns.values()))) if columns else 0
-    errors: dict[int, list[FieldError]] = {}
-
-    def blank(value):
-        return value is None or not str(value).strip()
-
-    def column(name):
-        return columns.get(name) or [None] * n
-
-    def fail(i, name, message):
-        errors.setdefault(i, []).append(FieldError(name, message))
-
-    def text(name, *, upper=False):
-        out = []
-        for value in column(name):
-            cleaned = None if blank(value) else str(value).strip()
-            out.append(cleaned.upper() if cleaned and upper else cleaned)
-        return out
-
-    def whole(name, low, high):
-        out = []
-        for i, value in enumerate(column(name)):
-            if blank(value):
-                out.append(None)
-            elif _WHOLE.match(str(value).strip()) and low <= int(float(value)) <= high:
-                out.append(int(float(value)))
-            else:
-                fail(i, name, f"{name} {value!r} is not a whole number from {low} to {high}")
-                out.append(None)
-        return out
-
-    def decimal(name):
-        out = []
-        for i, value in enumerate(column(name)):
-            if blank(value):
-                out.append(None)
-            elif _DECIMAL.match(str(value).strip()):
-                out.append(float(value))
-            else:
-                fail(i, name, f"{name} {value!r} is not a number")
-                out.append(None)
-        return out
-
-    def padded(name, width):
-        out = []
-        for i, value in enumerate(column(name)):
-            if blank(value):
-                out.append(None)
-            elif _WHOLE.match(str(value).strip()):
-                out.append(str(int(float(value))).zfill(width))
-            else:
-                fail(i, name, f"{name} {value!r} is not a {name} number (e.g. {'7'.zfill(width)})")
-                out.append(None)
-        return out
-
-    def flag(name):
-        out = []
-        for i, value in enumerate(column(name)):
-            word = "" if blank(value) else str(value).strip().lower()
-            if word in ("true", "t"):
-                out.append(True)
-            elif word in ("false", "f"):
-                out.append(False)
-            elif not word:
-                out.append(None)
-            else:
-                fail(i, name, f"{name} {value!r} is not true or false")
-                out.append(None)
-        return out
-
-    when = _moments(column("date"), fail)
-    primary_type = text("primary_type", upper=True)
-    excluded = arrest_generated_types() if spec.options.get("exclude_on_view") else frozenset()
-    for i, value in enumerate(primary_type):
-        if value is None:
-            fail(i, "primary_type", "primary_type is empty")
-        elif value in excluded:
-            fail(
-                i,
-                "primary_type",
-                f"not scored: {value} reports exist because of an arrest, and this model "
-                "covers the other types (reference: chicago-crimes-soda.md §4.3)",
-            )
-    description = text("location_description", upper=True)
+    rows = _SourceColumns(columns)
+    when = _moments(rows.column("date"), rows.fail)
+    primary_type = rows.text("primary_type", upper=True)
+    _check_primary_types(rows, primary_type, spec)
+    description = rows.text("location_description", upper=True)
     groups = location_groups()
-    location_group = [
-        "Unknown/Other" if d is None else groups.get(d, "Unmapped") for d in description
-    ]
-    latitude, longitude = decimal("latitude"), decimal("longitude")
-    x = decimal("x_coordinate") if "x_coordinate" in columns else None
-    decimal("y_coordinate")  # not a feature, but a value that is not a number is an error
-    for i, (lat, lon) in enumerate(zip(latitude, longitude, strict=True)):
-        if x is not None and x[i] == 0:
-            continue  # the geocoder's X = Y = 0 placeholder: no location (stg_chicago__crimes)
-        if (lat is None) != (lon is None):
-            given, empty = ("latitude", "longitude") if lon is None else ("longitude", "latitude")
-            if not errors.get(i) or all(e.field != empty for e in errors[i]):
-                fail(i, empty, f"{empty} is empty but {given} is given")
-        for name, value, (low, high) in (
-            ("latitude", lat, CHICAGO_LATITUDE),
-            ("longitude", lon, CHICAGO_LONGITUDE),
-        ):
-            if value is not None and not low <= value <= high:
-                as_given = column(name)[i]
-                fail(i, name, f"{name} {as_given!r} is outside Chicago ({low} to {high})")
-    has_coordinates = [
-        lat is not None and 41 <= lat <= 43 and (x is None or (x[i] or 0) != 0)
-        for i, lat in enumerate(latitude)
-    ]  # the X = Y = 0 placeholder is no location (stg_chicago__crimes)
+    latitude, longitude, has_coordinates = _coordinates(rows)
     hour = [m.hour if m else None for m in when]
     weekday = [m.weekday() if m else None for m in when]
     values = {
         "primary_type": primary_type,
-        "fbi_code": text("fbi_code", upper=True),
-        "location_group": location_group,
-        "district": padded("district", 3),
+        "fbi_code": rows.text("fbi_code", upper=True),
+        "location_group": [
+            "Unknown/Other" if d is None else groups.get(d, "Unmapped") for d in description
+        ],
+        "district": rows.padded("district", 3),
         "location_description": description,
-        "beat": padded("beat", 4),
-        "ward": whole("ward", 1, 50),
-        "community_area": whole("community_area", 1, 77),
+        "beat": rows.padded("beat", 4),
+        "ward": rows.whole("ward", 1, 50),
+        "community_area": rows.whole("community_area", 1, 77),
         "hour": hour,
         "day_of_week": weekday,
         "month": [m.month if m else None for m in when],
         "is_night": [None if h is None else (h >= 18 or h < 6) for h in hour],
         "is_weekend": [None if d is None else d >= 5 for d in weekday],
-        "domestic": flag("domestic"),
-        "latitude": [v if ok else None for v, ok in zip(latitude, has_coordinates, strict=True)],
-        "longitude": [v if ok else None for v, ok in zip(longitude, has_coordinates, strict=True)],
+        "domestic": rows.flag("domestic"),
+        "latitude": latitude,
+        "longitude": longitude,
         "has_coordinates": has_coordinates,
         "time_is_estimate": [
             None if m is None else (m.hour in (0, 12) and m.minute in (0, 1)) for m in when
         ],
         "is_first_of_month": [None if m is None else m.day == 1 for m in when],
     }
-    bad = np.zeros(n, bool)
-    bad[list(errors)] = True
-    arrays = {}
-    for name in spec.feature_names:
-        if name not in values:
-            raise MLError(
-                f"the CSV path does not derive feature {name!r}; add it to "
-                "ml.features.chicago_source_features"
+    return rows.result(values, spec.feature_names)
+
+
+class _SourceColumns:
+    """Text columns read as the staging model types them; each bad value is an error of its
+    row, naming the field."""
+
+    def __init__(self, columns: dict[str, list[str | None]]):
+        self.columns = columns
+        self.n = len(next(iter(columns.values()))) if columns else 0
+        self.errors: dict[int, list[FieldError]] = {}
+
+    @staticmethod
+    def blank(value) -> bool:
+        return value is None or not str(value).strip()
+
+    def column(self, name: str) -> list:
+        return self.columns.get(name) or [None] * self.n
+
+    def fail(self, i: int, name: str, message: str) -> None:
+        self.errors.setdefault(i, []).append(FieldError(name, message))
+
+    def text(self, name: str, *, upper: bool = False) -> list:
+        out = []
+        for value in self.column(name):
+            cleaned = None if self.blank(value) else str(value).strip()
+            out.append(cleaned.upper() if cleaned and upper else cleaned)
+        return out
+
+    def _parsed(self, name: str, parse, message) -> list:
+        """Each value parsed, or None: blank, or not parseable (then an error)."""
+        out = []
+        for i, value in enumerate(self.column(name)):
+            parsed = None if self.blank(value) else parse(str(value).strip())
+            if parsed is None and not self.blank(value):
+                self.fail(i, name, message(value))
+            out.append(parsed)
+        return out
+
+    def whole(self, name: str, low: int, high: int) -> list:
+        def parse(text):
+            return (
+                int(float(text)) if _WHOLE.match(text) and low <= int(float(text)) <= high else None
             )
-        array = pa.array(values[name])
-        arrays[name] = pa.compute.if_else(pa.array(bad), pa.nulls(n, array.type), array)
-    joined = {i: "; ".join(e.message for e in found) for i, found in errors.items()}
-    return SourceRows(pa.table(arrays), joined, errors)
+
+        return self._parsed(
+            name, parse, lambda v: f"{name} {v!r} is not a whole number from {low} to {high}"
+        )
+
+    def decimal(self, name: str) -> list:
+        return self._parsed(
+            name, lambda t: float(t) if _DECIMAL.match(t) else None,
+            lambda v: f"{name} {v!r} is not a number",
+        )  # fmt: skip
+
+    def padded(self, name: str, width: int) -> list:
+        return self._parsed(
+            name, lambda t: str(int(float(t))).zfill(width) if _WHOLE.match(t) else None,
+            lambda v: f"{name} {v!r} is not a {name} number (e.g. {'7'.zfill(width)})",
+        )  # fmt: skip
+
+    def flag(self, name: str) -> list:
+        words = {"true": True, "t": True, "false": False, "f": False}
+        return self._parsed(
+            name, lambda t: words.get(t.lower()), lambda v: f"{name} {v!r} is not true or false"
+        )
+
+    def result(self, values: dict[str, list], feature_names) -> SourceRows:
+        """The features as a table, nulls on every row with an error."""
+        import numpy as np
+        import pyarrow as pa
+
+        bad = np.zeros(self.n, bool)
+        bad[list(self.errors)] = True
+        arrays = {}
+        for name in feature_names:
+            if name not in values:
+                raise MLError(
+                    f"the CSV path does not derive feature {name!r}; add it to "
+                    "ml.features.chicago_source_features"
+                )
+            array = pa.array(values[name])
+            arrays[name] = pa.compute.if_else(pa.array(bad), pa.nulls(self.n, array.type), array)
+        joined = {i: "; ".join(e.message for e in found) for i, found in self.errors.items()}
+        return SourceRows(pa.table(arrays), joined, self.errors)
+
+
+def _check_primary_types(rows: _SourceColumns, primary_type: list, spec: ModelSpec) -> None:
+    excluded = arrest_generated_types() if spec.options.get("exclude_on_view") else frozenset()
+    for i, value in enumerate(primary_type):
+        if value is None:
+            rows.fail(i, "primary_type", "primary_type is empty")
+        elif value in excluded:
+            rows.fail(
+                i,
+                "primary_type",
+                f"not scored: {value} reports exist because of an arrest, and this model "
+                "covers the other types (reference: chicago-crimes-soda.md §4.3)",
+            )
+
+
+def _coordinates(rows: _SourceColumns) -> tuple[list, list, list]:
+    """Latitude and longitude as features (null without a location), and whether there is
+    one; coordinates outside Chicago, or one of the pair missing, are errors."""
+    from crimewh.quality.codes import CHICAGO_LATITUDE, CHICAGO_LONGITUDE
+
+    latitude, longitude = rows.decimal("latitude"), rows.decimal("longitude")
+    x = rows.decimal("x_coordinate") if "x_coordinate" in rows.columns else None
+    rows.decimal("y_coordinate")  # not a feature, but a value that is not a number is an error
+    for i, (lat, lon) in enumerate(zip(latitude, longitude, strict=True)):
+        if x is not None and x[i] == 0:
+            continue  # the geocoder's X = Y = 0 placeholder: no location (stg_chicago__crimes)
+        if (lat is None) != (lon is None):
+            given, empty = ("latitude", "longitude") if lon is None else ("longitude", "latitude")
+            if not rows.errors.get(i) or all(e.field != empty for e in rows.errors[i]):
+                rows.fail(i, empty, f"{empty} is empty but {given} is given")
+        for name, value, (low, high) in (
+            ("latitude", lat, CHICAGO_LATITUDE),
+            ("longitude", lon, CHICAGO_LONGITUDE),
+        ):
+            if value is not None and not low <= value <= high:
+                as_given = rows.column(name)[i]
+                rows.fail(i, name, f"{name} {as_given!r} is outside Chicago ({low} to {high})")
+    has_coordinates = [
+        lat is not None and 41 <= lat <= 43 and (x is None or (x[i] or 0) != 0)
+        for i, lat in enumerate(latitude)
+    ]  # the X = Y = 0 placeholder is no location (stg_chicago__crimes)
+    return (
+        [v if ok else None for v, ok in zip(latitude, has_coordinates, strict=True)],
+        [v if ok else None for v, ok in zip(longitude, has_coordinates, strict=True)],
+        has_coordinates,
+    )
 
 
 def _moments(values, fail) -> list:
