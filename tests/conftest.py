@@ -186,6 +186,56 @@ def warehouse():
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+# -- mail, one SMTP server for the whole session ---------------------------------------------
+class MailSink:
+    """An aiosmtpd handler that keeps every mail it is sent, parsed."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.port = free_port()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def environment(self) -> dict[str, str]:
+        """The settings that make the mailer (crimewh.notify) send here."""
+        return {
+            "CRIMEWH_SMTP_HOST": "127.0.0.1", "CRIMEWH_SMTP_PORT": str(self.port),
+            "CRIMEWH_SMTP_TLS": "none", "CRIMEWH_SMTP_FROM": "crimewh@crimewh.test",
+            "CRIMEWH_SMTP_TO": "ops@crimewh.test",
+        }  # fmt: skip
+
+    def wait_for(self, text: str, *, timeout: float = 60):
+        """The first mail whose subject holds ``text``, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.messages if text in m["Subject"]]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                subjects = [m["Subject"] for m in self.messages]
+                pytest.fail(f"no mail about {text!r} arrived; subjects: {subjects}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    """A real SMTP server (aiosmtpd, in a thread) on a free port, for the whole session: every
+    process given ``smtp_sink.environment()`` mails here (Airflow's tasks included)."""
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
 # -- Airflow, one for the whole session ------------------------------------------------------
 @dataclass(frozen=True)
 class Airflow:
@@ -239,8 +289,9 @@ class Airflow:
 
 
 @pytest.fixture(scope="session")
-def airflow(warehouse):
-    """One Airflow for every DAG test, on free ports, stopped (all of it) however they end."""
+def airflow(warehouse, smtp_sink):
+    """One Airflow for every DAG test, on free ports, stopped (all of it) however they end.
+    Its tasks mail to the session's SMTP sink."""
     from crimewh import airflow_runtime
     from crimewh.warehouse import stack
     from testkit.chicago_synth import synthesize as synthesize_chicago
@@ -259,7 +310,7 @@ def airflow(warehouse):
     chicago.start()
     settings = Settings.load({
         "CRIMEWH_DATA_DIR": str(data_dir), "CRIMEWH_WAREHOUSE_URL": warehouse.url,
-        "CRIMEWH_SODA_DOMAIN": chicago.domain,
+        "CRIMEWH_SODA_DOMAIN": chicago.domain, **smtp_sink.environment(),
     })  # fmt: skip
     try:
         report = airflow_runtime.up(
@@ -277,7 +328,9 @@ def airflow(warehouse):
         instance = Airflow(settings, base, {"Authorization": f"Bearer {token}"}, extra_env,
                            chicago)  # fmt: skip
         deadline = time.monotonic() + 180  # the DAG processor must have serialized the DAGs
-        while instance.request("GET", "/api/v2/dags?limit=100")[1].get("total_entries", 0) < 3:
+        dag_files = len(list(settings.dags_dir.glob("*.py")))  # one DAG per file
+        while (instance.request("GET", "/api/v2/dags?limit=100")[1].get("total_entries", 0)
+               < dag_files):  # fmt: skip
             assert time.monotonic() < deadline, "the DAGs never appeared in the API"
             time.sleep(2)
         yield instance

@@ -20,6 +20,7 @@ AREA_MODULES = (
     "crimewh.quality.cli",
     "crimewh.chicago.cli",
     "crimewh.transform_cli",
+    "crimewh.service.cli",
     "ml.cli",
 )
 
