@@ -9,11 +9,11 @@ from dashboard.queries import CONSTANT_REPORTERS_HELP
 st.set_page_config(page_title="Crime Warehouse", layout="wide")
 
 PAGES = [
-    st.Page("pages/nation.py", title="Nation and states", url_path="nation", default=True),
-    st.Page("pages/agency.py", title="Agency", url_path="agency"),
-    st.Page("pages/compliance.py", title="Reporting compliance", url_path="compliance"),
-    st.Page("pages/chicago.py", title="Chicago", url_path="chicago"),
-    st.Page("pages/models.py", title="Models", url_path="models"),
+    st.Page("views/nation.py", title="Nation and states", url_path="nation", default=True),
+    st.Page("views/agency.py", title="Agency", url_path="agency"),
+    st.Page("views/compliance.py", title="Reporting compliance", url_path="compliance"),
+    st.Page("views/chicago.py", title="Chicago", url_path="chicago"),
+    st.Page("views/models.py", title="Models", url_path="models"),
 ]
 page = st.navigation(PAGES)
 

@@ -14,7 +14,9 @@ TEMPLATE = "plotly_white"
 
 def line(frame: pd.DataFrame, x: str, y: str | list[str], title: str, **kwargs) -> go.Figure:
     figure = px.line(frame, x=x, y=y, markers=True, title=title, template=TEMPLATE, **kwargs)
-    figure.update_xaxes(dtick=1) if frame[x].dtype.kind in "iu" else None
+    if frame[x].dtype.kind in "iu":  # years: one tick each, never 2019.5
+        figure.update_xaxes(dtick=1)
+    figure.update_yaxes(rangemode="tozero")
     return figure
 
 
@@ -60,7 +62,8 @@ def state_tiles(frame: pd.DataFrame, value: str, title: str, *, fmt: str = ".0%"
         textfont={"color": "black"},
         marker={
             "symbol": "square", "size": 38, "color": shown["value"], "colorscale": "Blues",
-            "cmin": 0, "showscale": True, "colorbar": {"title": value, "tickformat": fmt},
+            "cmin": 0, "cmax": 1 if fmt.endswith("%") else None, "showscale": True,
+            "colorbar": {"title": value, "tickformat": fmt},
         },
         customdata=shown["value"],
         hovertemplate="%{text}: %{customdata:" + fmt + "}<extra></extra>", showlegend=False,

@@ -59,7 +59,7 @@ def open_page(page: str, *, query_params=None, session=None) -> AppTest:
         app.query_params[key] = value
     app.run()
     if page != "nation":  # the default page is there already (and keeps the sidebar's toggle)
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"views/{page}.py")
         for key, value in (query_params or {}).items():
             app.query_params[key] = value
     for key, value in (session or {}).items():
