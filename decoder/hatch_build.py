@@ -18,8 +18,8 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = [Path("decoder") / "_slicer.c", Path("decoder") / "_pages.c"]
-LIBRARY = "decoder/_slicer.so"  # the name decoder/native.py loads
+SOURCES = [Path("_slicer.c"), Path("_pages.c")]  # beside this file, the decoder's project root
+LIBRARY = "_slicer.so"  # the name decoder/native.py loads
 
 
 def compiler() -> list[str] | None:
@@ -52,7 +52,7 @@ class SlicerBuildHook(BuildHookInterface):
         if version == "editable":  # the package is imported from the source tree
             target = root / LIBRARY
         else:
-            target = Path(tempfile.mkdtemp(prefix="crimewh-slicer-")) / "_slicer.so"
+            target = Path(tempfile.mkdtemp(prefix="nibrs-decoder-slicer-")) / "_slicer.so"
         problem = build_library([root / source for source in SOURCES], target)
         if problem:
             self.app.display_warning(
@@ -61,7 +61,7 @@ class SlicerBuildHook(BuildHookInterface):
             )
             return
         if version != "editable":
-            build_data["force_include"][str(target)] = LIBRARY
+            build_data["force_include"][str(target)] = f"decoder/{LIBRARY}"
         build_data["pure_python"] = False
         platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
         build_data["tag"] = f"py3-none-{platform}"  # ctypes: no CPython ABI involved
