@@ -901,6 +901,7 @@ def _build_agencies(
             else "",
             "ind_01_06_12": next((f"{k:02d}" for k in (12, 6, 1) if reported >= k), ""),
             "months_reported": f"{reported:02d}",
+            "master_file_year": f"{year:04d}",  # a panel's roster was drawn for another
         }
         for m, month in enumerate(MONTHS):
             values |= {
