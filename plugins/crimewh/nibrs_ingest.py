@@ -91,8 +91,8 @@ def ingest_year(
 
 
 def _ingest_locked(settings, year, zip_path, force, before_load, echo) -> IngestResult:
-    from crimewh.lake import Lake, PartitionMissingError
-    from crimewh.warehouse.loader import load_partitions, partition_disagreements
+    from crimewh.lake import Lake
+    from crimewh.warehouse.loader import load_partitions
     from decoder import __version__
     from decoder.decode import decode_zip, segment_schemas
 
@@ -108,20 +108,11 @@ def _ingest_locked(settings, year, zip_path, force, before_load, echo) -> Ingest
         sha256 = _sha256(zip_path)
         result = IngestResult(year=year, zip=str(zip_path), sha256=sha256)
 
-        if not force:
-            try:
-                published = {table: lake.manifest(SOURCE, table, partition) for table in tables}
-            except PartitionMissingError:
-                published = None
-            if published and all(m.source_sha256 == sha256 for m in published.values()):
-                differences = partition_disagreements(settings, published, partition)
-                if not differences:
-                    echo(f"{year}: {zip_path.name} (sha256 {sha256[:12]}…) is already loaded; "
-                         "skipping (use --force to reload)")  # fmt: skip
-                    result.skipped = True
-                    return result
-                echo(f"{year}: the lake and the warehouse disagree, reloading: "
-                     + "; ".join(differences))  # fmt: skip
+        if not force and _already_loaded(settings, lake, tables, partition, sha256, echo):
+            echo(f"{year}: {zip_path.name} (sha256 {sha256[:12]}…) is already loaded; "
+                 "skipping (use --force to reload)")  # fmt: skip
+            result.skipped = True
+            return result
 
         started = time.perf_counter()
         decoded = work / "decoded"
@@ -158,6 +149,25 @@ def _ingest_locked(settings, year, zip_path, force, before_load, echo) -> Ingest
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _already_loaded(settings, lake, tables, partition, sha256, echo) -> bool:
+    """True when the lake's published version and the warehouse's both come from this zip;
+    a difference between them (a kill between the two commits) is named and reloaded."""
+    from crimewh.lake import PartitionMissingError
+    from crimewh.warehouse.loader import partition_disagreements
+
+    try:
+        published = {table: lake.manifest(SOURCE, table, partition) for table in tables}
+    except PartitionMissingError:
+        return False
+    if any(manifest.source_sha256 != sha256 for manifest in published.values()):
+        return False
+    differences = partition_disagreements(settings, published, partition)
+    if differences:
+        echo(f"{partition}: the lake and the warehouse disagree, reloading: "
+             + "; ".join(differences))  # fmt: skip
+    return not differences
 
 
 def _clear_debris(settings, lake, year: int, tables: list[str], echo) -> None:
