@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup system-deps test test-fast lint format bench demo docs up down clean
+.PHONY: help setup system-deps test test-fast lint format bench demo docs dashboard up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,10 +57,15 @@ docs: setup  ## the dbt docs site: generate, then serve on http://127.0.0.1:8580
 	$(RUN) crimewh dbt docs generate
 	$(RUN) crimewh dbt docs serve
 
-up: setup  ## the embedded stack and Airflow (UI on localhost:8080); prints the login
+up: setup  ## the embedded stack, Airflow (UI on localhost:8080; prints the login) and the dashboard
 	$(RUN) crimewh airflow up
+	$(RUN) crimewh dashboard up
 
-down:  ## stop Airflow and the embedded stack (the data stays in ./data)
+dashboard: setup  ## the dashboard alone (with the embedded stack), on localhost:8501
+	$(RUN) crimewh dashboard up
+
+down:  ## stop the dashboard, Airflow and the embedded stack (the data stays in ./data)
+	$(RUN) crimewh dashboard down
 	$(RUN) crimewh airflow down
 
 clean:  ## remove the virtual environments and caches (keeps ./data)
