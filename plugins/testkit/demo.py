@@ -72,6 +72,22 @@ def run_demo(
     summaries = sorted((settings.data_dir / "runs").glob("run-*.json"))
     summary = json.loads(summaries[-1].read_text())
     _report(settings, summary, started, echo)
+    return _dashboard(settings, echo)
+
+
+def _dashboard(settings: Settings, echo) -> int:
+    """Start the dashboard on what the run built; its URL is the demo's last line."""
+    from crimewh import dashboard_runtime
+
+    try:
+        report = dashboard_runtime.up(settings, echo=lambda line: echo(f"    {line}"))
+    except dashboard_runtime.DashboardError as error:
+        echo(f"\nThe dashboard did not start: {error}")
+        return 1
+    echo(
+        f"\nThe dashboard (the marts and models in the browser, read as the analyst; "
+        f"`make down` stops it):\n  {report['url']}"
+    )
     return 0
 
 
