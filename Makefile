@@ -57,14 +57,16 @@ docs: setup  ## the dbt docs site: generate, then serve on http://127.0.0.1:8580
 	$(RUN) crimewh dbt docs generate
 	$(RUN) crimewh dbt docs serve
 
-up: setup  ## the embedded stack, Airflow (UI on localhost:8080; prints the login) and the dashboard
+up: setup  ## the embedded stack, Airflow (UI on localhost:8080; prints the login), the dashboard and the model service (localhost:8000)
 	$(RUN) crimewh airflow up
 	$(RUN) crimewh dashboard up
+	$(RUN) crimewh serve up
 
 dashboard: setup  ## the dashboard alone (with the embedded stack), on localhost:8501
 	$(RUN) crimewh dashboard up
 
-down:  ## stop the dashboard, Airflow and the embedded stack (the data stays in ./data)
+down:  ## stop the model service, the dashboard, Airflow and the embedded stack (the data stays in ./data)
+	$(RUN) crimewh serve down
 	$(RUN) crimewh dashboard down
 	$(RUN) crimewh airflow down
 
