@@ -28,7 +28,8 @@
             ~ ": e.g. --vars '{nibrs_constant_reporter_years: [2019, 2023]}'"
         ) }}
     {%- endif -%}
-    {%- set loaded = nibrs_loaded_years() -%}
+    {%- set raw = load_relation(source('nibrs', 'batch_header')) if execute else none -%}
+    {%- set loaded = nibrs_loaded_years() if raw is not none else [] -%}
     {%- if loaded | length == 0 -%}
         {{ return([0, 0]) }}
     {%- endif -%}

@@ -26,31 +26,33 @@ slots as (
             else slot.current_population
         end as slot_population
     from batch_headers
-    cross join lateral (
-        values
-        (
-            1, batch_headers.ucr_county_code_1, batch_headers.fips_county_code_1,
-            batch_headers.current_population_1, batch_headers.last_population_1
-        ),
-        (
-            2, batch_headers.ucr_county_code_2, batch_headers.fips_county_code_2,
-            batch_headers.current_population_2, batch_headers.last_population_2
-        ),
-        (
-            3, batch_headers.ucr_county_code_3, batch_headers.fips_county_code_3,
-            batch_headers.current_population_3, batch_headers.last_population_3
-        ),
-        (
-            4, batch_headers.ucr_county_code_4, batch_headers.fips_county_code_4,
-            batch_headers.current_population_4, batch_headers.last_population_4
-        ),
-        (
-            5, batch_headers.ucr_county_code_5, batch_headers.fips_county_code_5,
-            batch_headers.current_population_5, batch_headers.last_population_5
+    cross join
+        lateral (
+            values
+            (
+                1, batch_headers.ucr_county_code_1, batch_headers.fips_county_code_1,
+                batch_headers.current_population_1, batch_headers.last_population_1
+            ),
+            (
+                2, batch_headers.ucr_county_code_2, batch_headers.fips_county_code_2,
+                batch_headers.current_population_2, batch_headers.last_population_2
+            ),
+            (
+                3, batch_headers.ucr_county_code_3, batch_headers.fips_county_code_3,
+                batch_headers.current_population_3, batch_headers.last_population_3
+            ),
+            (
+                4, batch_headers.ucr_county_code_4, batch_headers.fips_county_code_4,
+                batch_headers.current_population_4, batch_headers.last_population_4
+            ),
+            (
+                5, batch_headers.ucr_county_code_5, batch_headers.fips_county_code_5,
+                batch_headers.current_population_5, batch_headers.last_population_5
+            )
         )
-    ) as slot (
-        slot_number, county_code, fips_county_code, current_population, last_population
-    )
+            as slot (
+                slot_number, county_code, fips_county_code, current_population, last_population
+            )
     where slot.county_code is not null
 
 ),

@@ -60,12 +60,12 @@ scored as (
         scores.probability as p_arrest,
         partitions.model_version,
         partitions.scored_at,
-        partitions.contribution_method,
         {%- for k in range(1, 4) %}
         feature_{{ k }}.feature_name as top_feature_{{ k }},
         scores.top_value_{{ k }},
-        scores.top_contribution_{{ k }}{{ ',' if not loop.last }}
+        scores.top_contribution_{{ k }},
         {%- endfor %}
+        partitions.contribution_method
     from scores
     inner join partitions
         on scores.scored_partition = partitions.scored_partition
@@ -95,12 +95,12 @@ scored as (
         null::real as p_arrest,
         null::text as model_version,
         null::timestamptz as scored_at,
-        null::text as contribution_method,
         {%- for k in range(1, 4) %}
         null::text as top_feature_{{ k }},
         null::text as top_value_{{ k }},
-        null::real as top_contribution_{{ k }}{{ ',' if not loop.last }}
+        null::real as top_contribution_{{ k }},
         {%- endfor %}
+        null::text as contribution_method
     where false
 
 ),
@@ -120,12 +120,12 @@ final as (
         scored.p_arrest,
         scored.model_version,
         scored.scored_at,
-        scored.contribution_method,
         {%- for k in range(1, 4) %}
         scored.top_feature_{{ k }},
         scored.top_value_{{ k }},
-        scored.top_contribution_{{ k }}{{ ',' if not loop.last }}
+        scored.top_contribution_{{ k }},
         {%- endfor %}
+        scored.contribution_method
     from crimes
     inner join scored
         on crimes.id = scored.id

@@ -53,12 +53,12 @@ scored as (
         {%- endfor %}
         partitions.model_version,
         partitions.scored_at,
-        partitions.contribution_method,
         {%- for k in range(1, 4) %}
         feature_{{ k }}.feature_name as top_feature_{{ k }},
         scores.top_value_{{ k }},
-        scores.top_contribution_{{ k }}{{ ',' if not loop.last }}
+        scores.top_contribution_{{ k }},
         {%- endfor %}
+        partitions.contribution_method
     from scores
     inner join partitions
         on scores.scored_partition = partitions.scored_partition
@@ -85,12 +85,12 @@ scored as (
         null::real as p_exceptional,
         null::text as model_version,
         null::timestamptz as scored_at,
-        null::text as contribution_method,
         {%- for k in range(1, 4) %}
         null::text as top_feature_{{ k }},
         null::text as top_value_{{ k }},
-        null::real as top_contribution_{{ k }}{{ ',' if not loop.last }}
+        null::real as top_contribution_{{ k }},
         {%- endfor %}
+        null::text as contribution_method
     where false
 
 ),
@@ -112,12 +112,12 @@ final as (
         scored.p_exceptional,
         scored.model_version,
         scored.scored_at,
-        scored.contribution_method,
         {%- for k in range(1, 4) %}
         scored.top_feature_{{ k }},
         scored.top_value_{{ k }},
-        scored.top_contribution_{{ k }}{{ ',' if not loop.last }}
+        scored.top_contribution_{{ k }},
         {%- endfor %}
+        scored.contribution_method
     from incidents
     inner join scored
         on

@@ -60,16 +60,14 @@ agencies as (
 
     select
         {{ grain | join(',\n        ') }},
-        count(*)::integer as peer_count,
         {%- for stat, scale in stats %}
-        {%- set stat_loop = loop %}
         {%- for name, fraction in quantiles %}
         round((percentile_cont({{ fraction }}) within group (order by {{ stat }}) filter (
             where {{ stat }} is not null
-        ))::numeric, {{ scale }}) as {{ stat }}_{{ name }}
-        {{- ',' if not (loop.last and stat_loop.last) }}
+        ))::numeric, {{ scale }}) as {{ stat }}_{{ name }},
         {%- endfor %}
         {%- endfor %}
+        count(*)::integer as peer_count
     from agencies
     where is_peer
     group by {{ grain | join(', ') }}
@@ -94,18 +92,15 @@ final as (
         agencies.cleared_count,
         agencies.clearance_rate,
         agencies.incidents_per_100k,
-        agencies.rate_unavailable_reason,
         {%- for scope in ['state', 'national'] %}
-        {%- set scope_loop = loop %}
         coalesce({{ scope }}_peers.peer_count, 0) as {{ scope }}_peer_count,
         {%- for stat, scale in stats %}
-        {%- set stat_loop = loop %}
         {%- for name, fraction in quantiles %}
-        {{ scope }}_peers.{{ stat }}_{{ name }} as {{ scope }}_peer_{{ stat }}_{{ name }}
-        {{- ',' if not (loop.last and stat_loop.last and scope_loop.last) }}
+        {{ scope }}_peers.{{ stat }}_{{ name }} as {{ scope }}_peer_{{ stat }}_{{ name }},
         {%- endfor %}
         {%- endfor %}
         {%- endfor %}
+        agencies.rate_unavailable_reason
     from agencies
     left join state_peers
         on

@@ -91,12 +91,12 @@ allocated as (
         coalesce(served.served_population, 0) as served_population,
         case
             when sum(served.served_population) over (
-                partition by agency_years.data_year, agency_years.ori
-            ) > 0
-                then agency_years.incident_count * served.served_population::numeric
-                / sum(served.served_population) over (
                     partition by agency_years.data_year, agency_years.ori
-                )
+                ) > 0
+                then agency_years.incident_count * served.served_population::numeric
+                    / sum(served.served_population) over (
+                        partition by agency_years.data_year, agency_years.ori
+                    )
             else agency_years.incident_count::numeric
         end as incidents
     from agency_years
@@ -186,10 +186,10 @@ final as (
         case
             when allocated_by_county.population_full_year >= 30
                 then round(
-                    allocated_by_county.incident_count_full_year * 100000.0
-                    / allocated_by_county.population_full_year,
-                    4
-                )
+                        allocated_by_county.incident_count_full_year * 100000.0
+                        / allocated_by_county.population_full_year,
+                        4
+                    )
         end as incidents_per_100k,
         case
             when coalesce(allocated_by_county.full_year_reporter_count, 0) = 0

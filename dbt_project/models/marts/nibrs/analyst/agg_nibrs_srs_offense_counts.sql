@@ -52,13 +52,13 @@ counted as (
         -- offenses cleared, not persons: the scored offense's units in cleared incidents
         coalesce(sum(incident_offenses.offense_unit_count) filter (
             where
-                incident_offenses.is_scored_by_hierarchy
-                and incidents.clearance_outcome in ('arrest', 'exceptional')
+            incident_offenses.is_scored_by_hierarchy
+            and incidents.clearance_outcome in ('arrest', 'exceptional')
         ), 0)::integer as hierarchy_cleared_count,
         coalesce(sum(incident_offenses.offense_unit_count) filter (
             where
-                incident_offenses.is_scored_by_hierarchy
-                and incidents.clearance_outcome = 'arrest'
+            incident_offenses.is_scored_by_hierarchy
+            and incidents.clearance_outcome = 'arrest'
         ), 0)::integer as hierarchy_cleared_by_arrest_count
     from incident_offenses
     inner join incidents
@@ -99,8 +99,9 @@ final as (
         case
             when {{ rate_unavailable_reason('agency_years') }} is null
                 then round(
-                    counted.hierarchy_offense_count * 100000.0 / agency_years.population_served, 4
-                )
+                        counted.hierarchy_offense_count * 100000.0 / agency_years.population_served,
+                        4
+                    )
         end as hierarchy_offenses_per_100k,
         {{ rate_unavailable_reason('agency_years') }} as rate_unavailable_reason
     from counted

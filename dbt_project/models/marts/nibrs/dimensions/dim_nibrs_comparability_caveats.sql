@@ -1,3 +1,4 @@
+-- the contract's column `source` is a keyword to sqlfluff (RF04, excused where it is named)
 with
 
 agency_years as (
@@ -28,12 +29,29 @@ notes as (
 
 ),
 
+distinct_years as (
+
+    select distinct data_year from agency_years
+
+),
+
 loaded_years as (
 
     select
         data_year,
         lag(data_year) over (order by data_year) as previous_loaded_year
-    from (select distinct data_year from agency_years) as years
+    from distinct_years
+
+),
+
+first_reporting_years as (
+
+    select
+        ori,
+        min(data_year) as first_reporting_year
+    from agency_years
+    where months_reported > 0
+    group by ori
 
 ),
 
@@ -73,24 +91,20 @@ first_reports as (
         agency_years.ori,
         'agency' as scope,
         'agency_first_reports' as kind,
-        coalesce(agency_years.agency_name, agency_years.ori) || ' sends NIBRS data for the first time among the years loaded'
+        coalesce(agency_years.agency_name, agency_years.ori)
+        || ' sends NIBRS data for the first time among the years loaded'
         || ' (none in ' || loaded_years.previous_loaded_year::text
         || ' or before): it switched from SRS or joined, and its counts join the totals.' as note,
         'loaded_files' as origin,
-        'fct_nibrs_agency_years' as source
+        'fct_nibrs_agency_years' as source  -- noqa: RF04
     from agency_years
     inner join loaded_years
         on agency_years.data_year = loaded_years.data_year
-    where
-        agency_years.months_reported > 0
-        and loaded_years.previous_loaded_year is not null
-        and not exists (
-            select 1 from agency_years as earlier
-            where
-                earlier.ori = agency_years.ori
-                and earlier.data_year < agency_years.data_year
-                and earlier.months_reported > 0
-        )
+    inner join first_reporting_years
+        on
+            agency_years.ori = first_reporting_years.ori
+            and agency_years.data_year = first_reporting_years.first_reporting_year
+    where loaded_years.previous_loaded_year is not null
 
 ),
 
@@ -107,7 +121,7 @@ transition_years as (
         || to_char(batch_headers.date_ori_went_nibrs, 'YYYY-MM-DD')
         || ': its earlier months of the year are in SRS, not in this file.' as note,
         'loaded_files' as origin,
-        'stg_nibrs__batch_headers.date_ori_went_nibrs' as source
+        'stg_nibrs__batch_headers.date_ori_went_nibrs' as source  -- noqa: RF04
     from agency_years
     inner join batch_headers
         on
@@ -128,11 +142,13 @@ stopped as (
         agency_years.ori,
         'agency' as scope,
         'agency_stopped_reporting' as kind,
-        coalesce(agency_years.agency_name, agency_years.ori) || ' reported in ' || (agency_years.data_year - 1)::text
+        coalesce(agency_years.agency_name, agency_years.ori)
+        || ' reported in '
+        || (agency_years.data_year - 1)::text
         || ' but no month in ' || agency_years.data_year::text
         || ': its crimes are missing from this year''s totals.' as note,
         'loaded_files' as origin,
-        'fct_nibrs_agency_years' as source
+        'fct_nibrs_agency_years' as source  -- noqa: RF04
     from agency_years
     inner join agency_years as previous
         on
@@ -142,6 +158,12 @@ stopped as (
         agency_years.months_reported = 0
         and previous.months_reported > 0
         and not agency_years.is_covered_by_another_agency
+
+),
+
+states as (
+
+    select distinct state_abbreviation from state_years
 
 ),
 
@@ -168,11 +190,11 @@ missing_states as (
         'No agency of ' || states.state_abbreviation || ' sent NIBRS data for '
         || loaded_years.data_year::text
         || ' (the state has agencies in other years loaded): it is missing from the totals.'
-        as note,
+            as note,
         'loaded_files' as origin,
-        'fct_nibrs_agency_years' as source
+        'fct_nibrs_agency_years' as source  -- noqa: RF04
     from loaded_years
-    cross join (select distinct state_abbreviation from state_years) as states
+    cross join states
     left join state_reporting
         on
             loaded_years.data_year = state_reporting.data_year
@@ -193,7 +215,7 @@ low_coverage as (
         || '% of the population in ' || state_abbreviation || ' (coverage tier 3, below 80):'
         || ' totals and rates describe the reporting agencies, not the state.' as note,
         'loaded_files' as origin,
-        'agg_nibrs_coverage_state_years' as source
+        'agg_nibrs_coverage_state_years' as source  -- noqa: RF04
     from state_coverage
     where coverage_tier = 3
 
