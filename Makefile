@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup system-deps test test-fast lint format bench demo docs dashboard up down clean
+.PHONY: help setup system-deps test test-fast test-cluster lint format bench demo docs dashboard up down up-cluster down-cluster clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ system-deps:  ## Debian's chromium and redis-server, which the browser and clust
 	fi
 
 test: setup  ## run the test suite (the ten slowest tests are listed at the end)
-	$(RUN) pytest
+	$(RUN) pytest -m "not cluster and not installed"
+
+test-cluster: setup  ## the Celery cluster and the installed wheel (slow; CI runs it after test)
+	$(RUN) pytest -m "cluster or installed"
 
 test-fast: setup  ## unit tests only: no PostgreSQL, moto or Airflow (under 2 minutes)
 	$(RUN) pytest -m "not integration"
@@ -69,6 +72,12 @@ down:  ## stop the model service, the dashboard, Airflow and the embedded stack 
 	$(RUN) crimewh serve down
 	$(RUN) crimewh dashboard down
 	$(RUN) crimewh airflow down
+
+up-cluster: setup  ## the Celery topology here: Redis, S3, API server, scheduler, 2 workers
+	$(RUN) crimewh cluster up --workers $(or $(WORKERS),2)
+
+down-cluster:  ## stop every process of the cluster and its embedded stack
+	$(RUN) crimewh cluster down
 
 clean:  ## remove the virtual environments and caches (keeps ./data)
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

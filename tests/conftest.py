@@ -41,6 +41,12 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "integration: starts real servers (the embedded stack, moto, Airflow)"
     )
+    config.addinivalue_line(
+        "markers", "cluster: the multi-machine topology as processes (make test-cluster)"
+    )
+    config.addinivalue_line(
+        "markers", "installed: the wheel installed in a fresh venv (make test-cluster)"
+    )
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere no safety net
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 

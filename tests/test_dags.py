@@ -19,7 +19,8 @@ from testkit.nibrs_synth import synthesize as synthesize_nibrs
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_IDS = {
-    "crime_warehouse_nightly", "nibrs_year_backfill", "chicago_backfill", "chicago_csv_scoring",
+    "crime_warehouse_nightly", "nibrs_year_backfill", "nibrs_years_backfill", "chicago_backfill",
+    "chicago_csv_scoring",
 }  # fmt: skip
 HEAVY = ("polars", "great_expectations", "xgboost", "sklearn", "boto3", "pandas", "dbt.cli")
 NIGHTLY_YEAR = 2020

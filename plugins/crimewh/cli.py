@@ -16,6 +16,7 @@ from pathlib import Path
 AREA_MODULES = (
     "crimewh.warehouse.cli",
     "crimewh.airflow_cli",
+    "crimewh.cluster_cli",
     "crimewh.dashboard_cli",
     "crimewh.quality.cli",
     "crimewh.chicago.cli",

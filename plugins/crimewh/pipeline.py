@@ -58,6 +58,16 @@ def check_nibrs_year(year: object, today: dt.date | None = None) -> int:
     return value
 
 
+def nibrs_year_range(first: object, last: object, today: dt.date | None = None) -> list[int]:
+    """``first`` to ``last``, both NIBRS years, in order; a YearError saying what is wrong."""
+    first_year, last_year = check_nibrs_year(first, today), check_nibrs_year(last, today)
+    if first_year > last_year:
+        raise YearError(
+            f"first_year {first_year} is after last_year {last_year}: give them in order"
+        )
+    return list(range(first_year, last_year + 1))
+
+
 # -- NIBRS ---------------------------------------------------------------------------------------
 def nibrs_landed_years(settings: Settings) -> list[int]:
     """Years with a zip in the landing area; `ingest` skips those already loaded."""
