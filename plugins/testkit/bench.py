@@ -19,7 +19,9 @@ BENCH_YEAR = 2022
 ROUNDS = 3
 
 
-BENCHMARKS = ("decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt")
+BENCHMARKS = (
+    "decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt", "dashboard",
+)  # fmt: skip
 DAG_DBT_TARGET_RATIO = 1.3  # the DAG's dbt against one `crimewh dbt build` of the same year
 DAG_PARSE_BUDGET_S = 2.0  # per DAG file, within Airflow's 30 s import timeout by far
 
@@ -45,6 +47,10 @@ def run_benchmarks(
         yield from bench_pipeline(folder, incidents=incidents)
     if "dag_dbt" in only:
         yield bench_dag_dbt(folder, incidents=incidents)
+    if "dashboard" in only:
+        from testkit.bench_dashboard import bench_dashboard
+
+        yield bench_dashboard(folder, incidents=incidents)
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
