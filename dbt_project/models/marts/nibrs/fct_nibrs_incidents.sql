@@ -276,14 +276,11 @@ final as (
         -- by arrest when an arrestee segment exists (or the 01 declares one), exceptionally
         -- when the 01 has reason A-E and there is no arrest (an arrest takes priority, as
         -- Kaplan does), otherwise open.
-        case
-            when
-                arrestees_by_incident.arrestee_count > 0
-                or coalesce(incidents.declared_arrestee_count, 0) > 0
-                then 'arrest'
-            when coalesce(clearance_codes.is_exceptionally_cleared, false) then 'exceptional'
-            else 'open'
-        end as clearance_outcome,
+        {{ nibrs_clearance_outcome(
+            'arrestees_by_incident.arrestee_count',
+            'incidents.declared_arrestee_count',
+            'clearance_codes.is_exceptionally_cleared',
+        ) }} as clearance_outcome,
         incidents.cleared_exceptionally_code,
         incidents.exceptional_clearance_date,
         arrestees_by_incident.first_arrest_date,
