@@ -49,7 +49,6 @@ WORKER_SERVICE = "airflow-worker"
 # per process, not shared: where each one keeps its own files
 PER_PROCESS = ("AIRFLOW_HOME", "CRIMEWH_DATA_DIR")
 STATE_FILE = "cluster.json"
-WAREHOUSE_POOL_SLOTS = 2  # concurrent bulk loads and dbt builds PostgreSQL takes at once
 # Variables of the calling shell that would make a "machine" see the caller's setup instead
 # of its own; everything else (PATH, HOME, locale) passes through.
 _PRIVATE_PREFIXES = ("CRIMEWH_", "AIRFLOW", "DBT_", "AWS_", "PG")
@@ -414,6 +413,7 @@ def _start_services(root: Path, state: ClusterState, project: Path, echo) -> End
 
 def _prepare(environment: Mapping[str, str], root: Path, project: Path, echo) -> None:
     """The metadata schema, the warehouse pool and the manifest the DAGs render from."""
+    from crimewh.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
     from crimewh.dbt import run_dbt
     from crimewh.settings import Settings
 
@@ -421,7 +421,7 @@ def _prepare(environment: Mapping[str, str], root: Path, project: Path, echo) ->
     echo("airflow: migrating the metadata database")
     for arguments in (
         ["db", "migrate"],
-        ["pools", "set", "warehouse", str(WAREHOUSE_POOL_SLOTS), "bulk loads and dbt"],
+        ["pools", "set", WAREHOUSE_POOL, str(WAREHOUSE_POOL_SLOTS), "bulk loads and dbt"],
     ):
         done = subprocess.run(
             [airflow, *arguments], env=dict(environment), capture_output=True, text=True,
