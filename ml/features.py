@@ -9,7 +9,7 @@ turns those rows into XGBoost's matrix. Rows that do not come from the marts (a 
 Chicago crimes) are first brought into the mart's shape by ``chicago_source_features``, which
 mirrors ``stg_chicago__crimes`` and ``fct_chicago_crimes`` column for column.
 
-Leakage guards (shared/reference/nibrs-master-file.md §6, chicago-crimes-soda.md §4.3):
+Leakage guards (docs/reference/nibrs-master-file.md §6, chicago-crimes-soda.md §4.3):
 
 * clearance: nothing from the arrestee segments or the clearance fields (outcome, codes,
   dates, counts, days to clearance), and nothing the police record because of an arrest

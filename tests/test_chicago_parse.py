@@ -10,7 +10,7 @@ from crimewh.chicago.client import SodaClient
 from crimewh.chicago.parse import RAW_SCHEMA, ParseError, parse_rows
 from testkit.soda_server import Dataset, SodaServer
 
-# shared/reference/chicago-crimes-soda.md §1.4, verbatim
+# docs/reference/chicago-crimes-soda.md §1.4, verbatim
 ROW_2017 = json.loads("""{
    ":@computed_region_43wa_7qmu":"45", ":@computed_region_6mkv_f3dw":"4299",
    ":@computed_region_awaf_s7ux":"4", ":@computed_region_bdys_3d7i":"562",

@@ -22,7 +22,7 @@ from ml.features import (
     clearance_spec,
 )
 
-# verbatim rows of the portal's CSV export (shared/reference/chicago-crimes-soda.md §1.2)
+# verbatim rows of the portal's CSV export (docs/reference/chicago-crimes-soda.md §1.2)
 PORTAL_HEADER = [
     "ID",
     "Case Number",

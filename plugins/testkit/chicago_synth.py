@@ -3,7 +3,7 @@
 The real portal is slow to page through, changes under you and carries no ground truth, so the
 client, the pipeline and the arrest model are tested and benchmarked on generated rows served
 by ``testkit.soda_server``. What makes them worth testing against
-(shared/reference/chicago-crimes-soda.md §1 and §3):
+(docs/reference/chicago-crimes-soda.md §1 and §3):
 
 * the API's wire form: every number a JSON string, checkboxes booleans, floating timestamps
   ``YYYY-MM-DDTHH:MM:SS.000``, ``beat``/``district`` zero-padded, missing values absent, and

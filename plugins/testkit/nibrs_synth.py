@@ -2,7 +2,7 @@
 
 The real files are large, downloaded by hand and carry no ground truth, so the decoder, the
 warehouse and the clearance models are tested and benchmarked on generated years instead.
-What makes them worth testing against (shared/reference/nibrs-master-file.md, sections 1-3
+What makes them worth testing against (docs/reference/nibrs-master-file.md, sections 1-3
 and 7):
 
 * every value is placed by field name through ``decoder.layouts``; no position is written

@@ -1,7 +1,7 @@
 """A local SODA-compatible server for ``/resource/ijzp-q8t2.json``: tests, the demo, the benchmark.
 
 It implements the subset the client uses, the way the City's portal answers it
-(shared/reference/chicago-crimes-soda.md §2):
+(docs/reference/chicago-crimes-soda.md §2):
 
 * ``$select`` (column names, ``*``, or ``count(1)`` / ``count(*)`` with an optional ``as``
   alias), ``$where`` (comparisons ``= != <> < <= > >=`` joined by ``AND``, parentheses

@@ -10,7 +10,7 @@
 
 DATASET_ID = "ijzp-q8t2"
 
-# The 22 API fields in the dataset's own order (shared/reference/chicago-crimes-soda.md §1.1).
+# The 22 API fields in the dataset's own order (docs/reference/chicago-crimes-soda.md §1.1).
 API_FIELDS = (
     "id", "case_number", "date", "block", "iucr", "primary_type", "description",
     "location_description", "arrest", "domestic", "beat", "district", "ward", "community_area",

@@ -1,7 +1,7 @@
 """sodapy 2.2.0, wrapped so that a nightly job can rely on it.
 
 sodapy itself has no retries, a 10-second default timeout, and a ``get_all`` that pages by
-offset without an order (shared/reference/chicago-crimes-soda.md §2.4, §5). This wrapper adds:
+offset without an order (docs/reference/chicago-crimes-soda.md §2.4, §5). This wrapper adds:
 
 * keyset paging: ``$order=id`` and ``id > <last id of the previous page>``, so rows that are
   inserted, changed or deleted while a pull runs can neither shift a page nor repeat one;

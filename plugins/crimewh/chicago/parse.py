@@ -1,6 +1,6 @@
 """The API's JSON rows to the typed table that lands in the lake and in ``raw.chicago_crimes``.
 
-What the JSON looks like (shared/reference/chicago-crimes-soda.md §1) and what is done with it:
+What the JSON looks like (docs/reference/chicago-crimes-soda.md §1) and what is done with it:
 
 * numbers arrive as JSON strings (``"37"``; sometimes ``"37.0"`` or a bare number): parsed;
 * checkboxes as JSON booleans, in older exports the strings ``"true"``/``"false"``: both read;

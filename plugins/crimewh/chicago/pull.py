@@ -64,7 +64,7 @@ DEFAULT_OVERLAP = timedelta(days=1)
 STATE_VERSION = 1
 FLOATING = "%Y-%m-%dT%H:%M:%S"
 # SODA 2.0 endpoints refuse a $limit over 50 000 (400 "length must be <= 50000"); 2.1 has no
-# maximum, but bigger pages time out more (shared/reference/chicago-crimes-soda.md §2.4, §5)
+# maximum, but bigger pages time out more (docs/reference/chicago-crimes-soda.md §2.4, §5)
 MAX_PAGE_SIZE = 50_000
 MAX_OVERLAP = timedelta(days=366)  # more than a year is a typo, not an overlap
 ABANDON_COMMAND = "crimewh chicago abandon"

@@ -1,10 +1,10 @@
 """The allowed values the quality checks hold data to: NIBRS code tables and Chicago's ranges.
 
-One place for every list. The NIBRS tables are the FBI's (shared/reference/nibrs-master-file.md
+One place for every list. The NIBRS tables are the FBI's (docs/reference/nibrs-master-file.md
 §3, FBI "NIBRS Records Description" 10/17/23 plus the codes added in the 2025.0 spec); where
 the dbt project ships a seed for a table (``dbt_project/seeds/<seed>.csv``), the seed's codes
 are used instead, so the gate and the warehouse's reference tables cannot drift apart. The
-Chicago values are from shared/reference/chicago-crimes-soda.md §1 and §3.
+Chicago values are from docs/reference/chicago-crimes-soda.md §1 and §3.
 """
 
 from __future__ import annotations
