@@ -26,27 +26,27 @@ CORE = ("crimewh", "crimewh.settings", "crimewh.lake", "crimewh.processes", "cri
         "crimewh.notify", "crimewh.warehouse")  # fmt: skip
 SOURCES = ("crimewh.nibrs_ingest", "crimewh.chicago", "crimewh.dbt", "crimewh.quality")
 ROOT = Path(__file__).resolve().parents[1]
+# spelled in pieces, so that this file does not match itself
+OUTSIDE_MARKERS = (b"../" + b"shared", b"shared/" + b"reference")
 
 
 def layer(module: str) -> str | None:
     """The layer of a project module; None for the test kit, which stands outside."""
     top, _, _ = module.partition(".")
     last = module.rsplit(".", 1)[-1]
-    if top == "testkit":
-        return None
-    if top == "decoder":
-        return "decoder"
-    if top in ("dags", "dashboard"):
-        return "dags"  # the entry points: Airflow's DAG files, the Streamlit app
-    if last == "cli" or last.endswith("_cli"):
-        return "orchestration"  # every command line is wiring, whatever package it sits in
-    if top == "ml":
-        return "ml"
-    if any(module == p or module.startswith(p + ".") for p in SOURCES):
-        return "sources"
-    if module in CORE or module.startswith("crimewh.warehouse."):
-        return "core"
-    return "orchestration"  # pipeline, dag_support, airflow_runtime, service, cluster, …
+    rules = (
+        (top == "testkit", None),
+        (top == "decoder", "decoder"),
+        # the entry points: Airflow's DAG files, the Streamlit app
+        (top in ("dags", "dashboard"), "dags"),
+        # every command line is wiring, whatever package it sits in
+        (last == "cli" or last.endswith("_cli"), "orchestration"),
+        (top == "ml", "ml"),
+        (any(module == p or module.startswith(p + ".") for p in SOURCES), "sources"),
+        (module in CORE or module.startswith("crimewh.warehouse."), "core"),
+    )
+    # what is left (pipeline, dag_support, airflow_runtime, service, cluster, …) is wiring
+    return next((name for matches, name in rules if matches), "orchestration")
 
 
 def project_modules() -> dict[str, Path]:
@@ -72,10 +72,11 @@ def imports(path: Path, known: set[str]) -> set[str]:
         else:
             continue
         for name in names:
-            while name and name not in known:
-                name = name.rpartition(".")[0]
-            if name and name.partition(".")[0] in PACKAGES:
-                found.add(name)
+            module = name
+            while module and module not in known:
+                module = module.rpartition(".")[0]
+            if module and module.partition(".")[0] in PACKAGES:
+                found.add(module)
     return found
 
 
@@ -158,3 +159,21 @@ def test_no_module_circles():
 )  # fmt: skip
 def test_the_layer_map(module, expected):
     assert layer(module) == expected
+
+
+def test_nothing_in_the_project_reaches_outside_the_checkout():
+    """A user's clone is all there is: no file may point at a `shared/` folder beside it."""
+    import subprocess
+
+    tracked = subprocess.run(  # what a clone holds
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    offenders = []
+    for name in filter(None, tracked):
+        path = ROOT / name.decode()
+        if path.suffix in {".parquet", ".zip", ".png", ".lock", ".so"} or not path.is_file():
+            continue
+        text = path.read_bytes()
+        if any(marker in text for marker in OUTSIDE_MARKERS):
+            offenders.append(name.decode())
+    assert not offenders, f"files that refer to a folder beside the checkout: {offenders}"
