@@ -163,3 +163,63 @@
         when not {{ agency_years }}.population_served > 0 then 'no_population'
     end
 {%- endmacro %}
+
+
+{#-
+    The score marts' rows (fct_nibrs_incident_clearance_scores, fct_chicago_arrest_scores):
+    the CTEs `scores`, `partitions` and `features` (ml.<model>_scores, its partitions, the
+    model's feature names) joined, the key and probabilities first (`columns`), then the
+    version, scoring time, method and the top three contributions by feature name.
+    `no_champion_scores` is the same shape, empty: before the first `crimewh score`.
+-#}
+{% macro champion_scores(columns) -%}
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        partitions.model_version,
+        partitions.scored_at,
+        {%- for k in range(1, 4) %}
+        feature_{{ k }}.feature_name as top_feature_{{ k }},
+        scores.top_value_{{ k }},
+        scores.top_contribution_{{ k }},
+        {%- endfor %}
+        partitions.contribution_method
+    from scores
+    inner join partitions
+        on scores.scored_partition = partitions.scored_partition
+    {%- for k in range(1, 4) %}
+    left join features as feature_{{ k }}
+        on
+            partitions.model_version = feature_{{ k }}.model_version
+            and scores.top_feature_{{ k }} = feature_{{ k }}.feature_index
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro no_champion_scores(columns) -%}
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        null::text as model_version,
+        null::timestamptz as scored_at,
+        {%- for k in range(1, 4) %}
+        null::text as top_feature_{{ k }},
+        null::text as top_value_{{ k }},
+        null::real as top_contribution_{{ k }},
+        {%- endfor %}
+        null::text as contribution_method
+    where false
+{%- endmacro %}
+
+{# The score columns every score mart ends with, from the CTE `relation`. #}
+{% macro champion_score_columns(relation) -%}
+    {{ relation }}.model_version,
+    {{ relation }}.scored_at,
+    {%- for k in range(1, 4) %}
+    {{ relation }}.top_feature_{{ k }},
+    {{ relation }}.top_value_{{ k }},
+    {{ relation }}.top_contribution_{{ k }},
+    {%- endfor %}
+    {{ relation }}.contribution_method
+{%- endmacro %}

@@ -55,26 +55,7 @@ crimes as (
 
 scored as (
 
-    select
-        scores.id,
-        scores.probability as p_arrest,
-        partitions.model_version,
-        partitions.scored_at,
-        {%- for k in range(1, 4) %}
-        feature_{{ k }}.feature_name as top_feature_{{ k }},
-        scores.top_value_{{ k }},
-        scores.top_contribution_{{ k }},
-        {%- endfor %}
-        partitions.contribution_method
-    from scores
-    inner join partitions
-        on scores.scored_partition = partitions.scored_partition
-    {%- for k in range(1, 4) %}
-    left join features as feature_{{ k }}
-        on
-            partitions.model_version = feature_{{ k }}.model_version
-            and scores.top_feature_{{ k }} = feature_{{ k }}.feature_index
-    {%- endfor %}
+    {{ champion_scores(['scores.id', 'scores.probability as p_arrest']) }}
 
 ),
 
@@ -90,18 +71,7 @@ crimes as (
 scored as (
 
     -- nothing scored yet: the mart is empty until `crimewh score arrest` has run
-    select
-        null::bigint as id,
-        null::real as p_arrest,
-        null::text as model_version,
-        null::timestamptz as scored_at,
-        {%- for k in range(1, 4) %}
-        null::text as top_feature_{{ k }},
-        null::text as top_value_{{ k }},
-        null::real as top_contribution_{{ k }},
-        {%- endfor %}
-        null::text as contribution_method
-    where false
+    {{ no_champion_scores(['null::bigint as id', 'null::real as p_arrest']) }}
 
 ),
 
@@ -118,14 +88,7 @@ final as (
         crimes.community_area,
         crimes.arrest,
         scored.p_arrest,
-        scored.model_version,
-        scored.scored_at,
-        {%- for k in range(1, 4) %}
-        scored.top_feature_{{ k }},
-        scored.top_value_{{ k }},
-        scored.top_contribution_{{ k }},
-        {%- endfor %}
-        scored.contribution_method
+        {{ champion_score_columns('scored') }}
     from crimes
     inner join scored
         on crimes.id = scored.id

@@ -9,6 +9,20 @@
 {%- set score_columns = adapter.get_columns_in_relation(scores) | map(attribute='name') | list
     if scores is not none else [] %}
 {%- set has_scores = scores is not none and partitions is not none and features is not none %}
+{%- set scored_columns = [
+    'scores.scored_partition::integer as data_year',
+    'scores.incident_key',
+    'scores.probability as p_cleared',
+] %}
+{%- for class in ['p_open', 'p_arrest', 'p_exceptional'] %}
+    {%- do scored_columns.append(
+        'scores.' ~ class if class in score_columns else 'null::real as ' ~ class
+    ) %}
+{%- endfor %}
+{%- set empty_columns = [
+    'null::integer as data_year', 'null::bigint as incident_key', 'null::real as p_cleared',
+    'null::real as p_open', 'null::real as p_arrest', 'null::real as p_exceptional',
+] %}
 
 with
 
@@ -44,30 +58,7 @@ features as (
 
 scored as (
 
-    select
-        scores.scored_partition::integer as data_year,
-        scores.incident_key,
-        scores.probability as p_cleared,
-        {%- for class in ['p_open', 'p_arrest', 'p_exceptional'] %}
-        {{ 'scores.' ~ class if class in score_columns else 'null::real' }} as {{ class }},
-        {%- endfor %}
-        partitions.model_version,
-        partitions.scored_at,
-        {%- for k in range(1, 4) %}
-        feature_{{ k }}.feature_name as top_feature_{{ k }},
-        scores.top_value_{{ k }},
-        scores.top_contribution_{{ k }},
-        {%- endfor %}
-        partitions.contribution_method
-    from scores
-    inner join partitions
-        on scores.scored_partition = partitions.scored_partition
-    {%- for k in range(1, 4) %}
-    left join features as feature_{{ k }}
-        on
-            partitions.model_version = feature_{{ k }}.model_version
-            and scores.top_feature_{{ k }} = feature_{{ k }}.feature_index
-    {%- endfor %}
+    {{ champion_scores(scored_columns) }}
 
 ),
 
@@ -76,22 +67,7 @@ scored as (
 scored as (
 
     -- nothing scored yet: the mart is empty until `crimewh score clearance` has run
-    select
-        null::integer as data_year,
-        null::bigint as incident_key,
-        null::real as p_cleared,
-        null::real as p_open,
-        null::real as p_arrest,
-        null::real as p_exceptional,
-        null::text as model_version,
-        null::timestamptz as scored_at,
-        {%- for k in range(1, 4) %}
-        null::text as top_feature_{{ k }},
-        null::text as top_value_{{ k }},
-        null::real as top_contribution_{{ k }},
-        {%- endfor %}
-        null::text as contribution_method
-    where false
+    {{ no_champion_scores(empty_columns) }}
 
 ),
 
@@ -110,14 +86,7 @@ final as (
         scored.p_open,
         scored.p_arrest,
         scored.p_exceptional,
-        scored.model_version,
-        scored.scored_at,
-        {%- for k in range(1, 4) %}
-        scored.top_feature_{{ k }},
-        scored.top_value_{{ k }},
-        scored.top_contribution_{{ k }},
-        {%- endfor %}
-        scored.contribution_method
+        {{ champion_score_columns('scored') }}
     from incidents
     inner join scored
         on
