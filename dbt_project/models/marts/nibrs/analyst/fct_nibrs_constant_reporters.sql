@@ -18,10 +18,16 @@ range_years as (
 
 ),
 
+loaded_years as (
+
+    select distinct data_year from agency_years
+
+),
+
 loaded as (
 
-    select count(distinct data_year)::integer as years_loaded_in_range
-    from agency_years
+    select count(*)::integer as years_loaded_in_range
+    from loaded_years
 
 ),
 
@@ -84,6 +90,9 @@ final as (
     from grid
     inner join per_agency
         on grid.ori = per_agency.ori
+    -- rows for the loaded years of the range only: a year not loaded has no partition
+    inner join loaded_years
+        on grid.data_year = loaded_years.data_year
     cross join loaded
     where {{ nibrs_year_filter(years) | replace('data_year', 'grid.data_year') }}
 
