@@ -240,7 +240,13 @@ def test_build_passes_every_model_and_test_twice(built):
 def test_backfill_rebuilds_only_the_reloaded_year(built):
     second = built.builds[1].output
     assert f"fct_nibrs_incidents: rebuilding data years {MODERN_YEAR}\n" in second
-    assert f"rebuilding data years {LEGACY_YEAR}" not in second
+    # only the constant-reporter marts, whose every year depends on the whole range of
+    # years (here 2000-2018), rebuild the other year too
+    rebuilt_legacy = re.findall(rf"(\w+): rebuilding data years .*\b{LEGACY_YEAR}\b", second)
+    assert set(rebuilt_legacy) <= {
+        "fct_nibrs_constant_reporters",
+        "agg_nibrs_constant_reporter_counts",
+    }, rebuilt_legacy
     for table in NIBRS_MARTS:  # the other year's rows are untouched, to the byte
         assert year_fingerprint(built.url, table, LEGACY_YEAR) == built.before[table], table
     loaded_before = dict(built.before["incidents_loaded_at"])
