@@ -150,8 +150,10 @@ def patch_now(moment):
 
 def test_retries_default_to_two_with_backoff(monkeypatch):
     from crimewh.dag_support import default_args
+    from crimewh.settings import settings
 
     monkeypatch.delenv("CRIMEWH_TASK_RETRIES", raising=False)
+    settings.cache_clear()
     args = default_args()
     assert args["retries"] == 2
     assert args["retry_exponential_backoff"] is True
@@ -177,6 +179,9 @@ def test_nightly_run_end_to_end(airflow, warehouse):
         warehouse.url, "select count(distinct model_version) from ml.arrest_score_partitions"
     )
     assert scored[0][0] >= 1
+    # the scores reach the marts in the run that made them, beside the crimes they score
+    in_mart = query(warehouse.url, "select count(*) from marts.fct_chicago_arrest_scores")[0][0]
+    assert in_mart == query(warehouse.url, "select count(*) from ml.arrest_scores")[0][0] > 0
     summaries = sorted((airflow.settings.data_dir / "runs").glob("run-*.json"))
     summary = json.loads(summaries[-1].read_text())
     assert summary["marts"]["marts.fct_nibrs_incidents"] >= 2_500

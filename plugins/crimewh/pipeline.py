@@ -17,6 +17,9 @@ from crimewh.settings import Settings
 
 log = logging.getLogger(__name__)
 MODELS = ("clearance", "arrest")
+# the marts that put each model's champion scores beside the facts (dbt_project/models/marts)
+SCORE_MARTS = {"clearance": "fct_nibrs_incident_clearance_scores",
+               "arrest": "fct_chicago_arrest_scores"}  # fmt: skip
 CHICAGO_FIRST_YEAR = 2001  # "Crimes - 2001 to Present"
 
 
@@ -160,9 +163,16 @@ def train_if_due(settings: Settings, model: str) -> dict:
 
 
 def score(settings: Settings, model: str) -> dict:
+    """Score what the champion has not scored yet, then rebuild the mart that puts the scores
+    beside the facts they score, so analysts see them in this run and not the next one (the
+    mart rebuilds only the years whose scores changed)."""
     from ml.score import score as score_model
 
-    return {"model": model, **score_model(settings, model)}
+    result = {"model": model, **score_model(settings, model)}
+    if result.get("partitions_scored"):
+        result["mart"] = SCORE_MARTS[model]
+        dbt_build(settings, select=[SCORE_MARTS[model]])
+    return result
 
 
 def _headline(evaluation: dict) -> dict:
@@ -229,6 +239,9 @@ def finish_run(settings: Settings, steps: dict[str, object], *, failed: list[str
     written either way, then the run fails if a step did, so that Airflow, the alert and
     whoever looks at the run see it failed, and which steps the summary names."""
     summary = run_summary(settings, steps, failed=failed)
+    from crimewh import notify
+
+    notify.run_summary(settings, summary)  # only with CRIMEWH_NOTIFY_SUMMARY=true
     if failed:
         raise RunFailedError(
             f"{len(failed)} task(s) failed or could not run: {', '.join(failed)}; what did "
