@@ -400,6 +400,18 @@ def test_a_failed_task_is_mailed_with_its_error_and_log(smtp_sink):
     assert "in pull\n    raise ConnectionError" in text  # the traceback's last lines
 
 
+def test_the_nightly_summary_is_mailed_only_when_asked(smtp_sink):
+    summary = {"status": "failed", "failed": ["chicago_pull"], "steps": {}, "marts": {}}
+    quiet = Settings.load({**os.environ, **smtp_sink.environment()})
+    assert notify.run_summary(quiet, summary) is False
+    asked = Settings.load(
+        {**os.environ, **smtp_sink.environment(), "CRIMEWH_NOTIFY_SUMMARY": "true"}
+    )
+    assert notify.run_summary(asked, summary)
+    mail = smtp_sink.wait_for("nightly run failed: 1 task(s) failed")
+    assert '"chicago_pull"' in mail.get_content()
+
+
 def test_without_smtp_nothing_is_sent_and_the_log_says_so_once(caplog, monkeypatch):
     monkeypatch.setattr(notify, "_said_unconfigured", False)
     settings = Settings.load({"CRIMEWH_DATA_DIR": os.environ.get("CRIMEWH_DATA_DIR", "data")})

@@ -218,6 +218,8 @@ class Settings:
             if getattr(self, key) is not None:
                 environment[ENVIRONMENT[key]] = str(getattr(self, key))
         environment[ENVIRONMENT["smtp_tls"]] = self.smtp_tls
+        for key in ("upload_max_mb", "service_host", "service_port"):
+            environment[ENVIRONMENT[key]] = str(getattr(self, key))
         if self.smtp_to:
             environment[ENVIRONMENT["smtp_to"]] = ",".join(self.smtp_to)
         if self.notify_summary:

@@ -21,6 +21,7 @@ ROUNDS = 3
 
 BENCHMARKS = (
     "decode", "load", "chicago_pull", "train", "dag_parse", "pipeline", "dag_dbt", "dashboard",
+    "service_predict", "service_batch",
 )  # fmt: skip
 DAG_DBT_TARGET_RATIO = 1.3  # the DAG's dbt against one `crimewh dbt build` of the same year
 DAG_PARSE_BUDGET_S = 2.0  # per DAG file, within Airflow's 30 s import timeout by far
@@ -51,6 +52,14 @@ def run_benchmarks(
         from testkit.bench_dashboard import bench_dashboard
 
         yield bench_dashboard(folder, incidents=incidents)
+    if "service_predict" in only:
+        from testkit.bench_service import bench_predict
+
+        yield bench_predict(folder / "service")
+    if "service_batch" in only:
+        from testkit.bench_service import bench_batch
+
+        yield bench_batch(folder / "service")
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:

@@ -59,6 +59,14 @@ def run(settings: Settings, *, host: str, port: int) -> None:
     from crimewh.service.app import create_app
 
     check_access(host, settings.api_token)
+    # XGBoost on one thread unless told otherwise: a request's few rows gain nothing from a
+    # second one, and each request thread would start an OpenMP team of its own that spins
+    # against the others (one-record p50 went from 14 ms to 163 ms with two on a busy host)
+    if "CRIMEWH_ML_NTHREAD" not in os.environ:
+        from crimewh.settings import settings as process_settings
+
+        os.environ["CRIMEWH_ML_NTHREAD"] = "1"
+        process_settings.cache_clear()  # ml.db.nthread reads the process's settings
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, workers=1, log_level="info",
         server_header=False, timeout_graceful_shutdown=10,
