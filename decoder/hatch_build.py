@@ -61,7 +61,8 @@ class SlicerBuildHook(BuildHookInterface):
             )
             return
         if version != "editable":
-            build_data["force_include"][str(target)] = f"decoder/{LIBRARY}"
+            # the wheel's `sources` option puts it under decoder/, as every file of this folder
+            build_data["force_include"][str(target)] = LIBRARY
         build_data["pure_python"] = False
         platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
         build_data["tag"] = f"py3-none-{platform}"  # ctypes: no CPython ABI involved
