@@ -7,6 +7,7 @@ with the native slicer it compiled, while `crimewh`, `ml` and `testkit` cannot b
 No network: the dependencies' wheels are packed again from this environment's installs.
 """
 
+import ast
 import base64
 import csv
 import hashlib
@@ -141,3 +142,18 @@ def test_nothing_of_the_warehouse_comes_with_it(installed, tmp_path, module):
     done = run_there(installed, ["python", "-c", f"import {module}"], tmp_path)
     assert done.returncode == 1
     assert f"No module named '{module}'" in done.stderr
+
+
+def test_no_module_of_the_decoder_imports_the_warehouse():
+    """Also the imports no decode reaches (a function's own, a rare branch's)."""
+    for path in sorted((REPO / "decoder").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {"crimewh", "ml", "testkit"}, f"{path.name} imports {name}"
