@@ -4,6 +4,7 @@ and the constant-reporters toggle that every NIBRS trend on the site honours."""
 
 import streamlit as st
 
+from dashboard.data import constant_range
 from dashboard.queries import CONSTANT_REPORTERS_HELP
 
 st.set_page_config(page_title="Crime Warehouse", layout="wide")
@@ -31,4 +32,6 @@ st.sidebar.caption(
     "NIBRS master files and Chicago crimes, from the warehouse's marts, read as the "
     "analyst role. Synthetic data in the demo."
 )
+if constant:
+    st.sidebar.caption(constant_range())
 page.run()

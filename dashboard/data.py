@@ -109,6 +109,20 @@ def constant_only() -> bool:
     return bool(st.session_state.get("constant", False))
 
 
+def constant_range() -> str:
+    """Which agencies the toggle keeps, in words: the mart's range and how many."""
+    try:
+        found = fetch(queries.CONSTANT_RANGE).iloc[0]
+    except Exception:  # no mart yet: the pages themselves say what to run
+        return "No constant-reporters mart yet: run `make demo` first."
+    if pd.isna(found["first_year"]):
+        return "No constant-reporters mart yet: run `make demo` first."
+    return (
+        f"Constant reporters {int(found['first_year'])}-{int(found['last_year'])}: "
+        f"{int(found['agencies']):,} agencies reported all twelve months in every year."
+    )
+
+
 def csv_download(frame: pd.DataFrame, name: str, *, label: str = "Download CSV") -> None:
     """A CSV of exactly the table shown."""
     buffer = io.StringIO()

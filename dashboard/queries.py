@@ -18,8 +18,9 @@ import pandas as pd
 
 STATEMENT_TIMEOUT_MS = 15_000
 CONSTANT_REPORTERS_HELP = (
-    "Only agencies that reported all twelve months in every year the warehouse holds "
-    "(Kaplan's rule, reference §4), so that a trend is not a change in who reports."
+    "Only agencies that reported all twelve months for themselves in every year of the "
+    "constant-reporters range (marts.fct_nibrs_constant_reporters; Kaplan's rule), so that a "
+    "trend is not a change in who reports."
 )
 
 
@@ -33,15 +34,12 @@ class Query:
     sql: str
 
 
-# A constant-reporters filter every NIBRS trend shares: agencies that were full-year
-# reporters in every year the warehouse holds. With %(constant)s false it keeps everyone.
+# The constant-reporters filter every NIBRS trend shares: the agencies the constant-reporters
+# mart flags (twelve months for themselves in every year of its range). With %(constant)s
+# false it keeps everyone.
 _CONSTANT = """
 constant_reporters as (
-    select ori
-    from marts.fct_nibrs_agency_years
-    group by ori
-    having bool_and(is_full_year)
-        and count(*) = (select count(distinct data_year) from marts.fct_nibrs_agency_years)
+    select distinct ori from marts.fct_nibrs_constant_reporters where is_constant_reporter
 )"""
 _KEEP = "(not %(constant)s or {alias}.ori in (select ori from constant_reporters))"
 
@@ -55,7 +53,9 @@ WAREHOUSE_CONTENTS = _q(
     "warehouse_contents",
     """
     select
-        to_regclass('marts.fct_nibrs_agency_years') is not null as has_nibrs_marts,
+        to_regclass('marts.fct_nibrs_agency_years') is not null
+            and to_regclass('marts.agg_nibrs_coverage_state_years') is not null
+            as has_nibrs_marts,
         to_regclass('marts.agg_chicago_arrests') is not null as has_chicago_marts,
         current_user as role_name,
         coalesce((
@@ -73,27 +73,33 @@ CHICAGO_YEARS = _q(
 )
 
 # -- 1. nation and states -----------------------------------------------------------------------
+CONSTANT_RANGE = _q(
+    "constant_range",
+    """
+    select min(first_year) as first_year, max(last_year) as last_year,
+        count(distinct ori) filter (where is_constant_reporter) as agencies
+    from marts.fct_nibrs_constant_reporters
+    """,
+)
+# Shares as fractions (the mart keeps percents), for one colour scale from 0 to 1
 STATE_COVERAGE = _q(
     "state_coverage",
-    f"""
-    with {_CONSTANT},
-    agencies as (
-        select * from marts.fct_nibrs_agency_years as a
-        where a.data_year = %(year)s and {_KEEP.format(alias="a")}
-    )
+    """
     select
         state_abbreviation,
-        count(*) as agencies,
-        count(*) filter (where months_reported > 0) as reporting_agencies,
-        count(*) filter (where is_full_year) as full_year_agencies,
-        -- a covered agency's people are in its covering agency's population_served
-        sum(population_served) filter (where not is_covered_by_another_agency)
-            as population_served,
-        sum(population_served) filter (where is_full_year and not is_covered_by_another_agency)
-            as full_year_population,
-        sum(incident_count) as incidents
-    from agencies
-    group by state_abbreviation
+        agency_count as agencies,
+        agencies_reporting_any_month,
+        agencies_reporting_full_year,
+        pct_agencies_reporting_any / 100 as participation,
+        pct_population_full_year / 100 as full_year_population_share,
+        coverage_indicator / 100 as coverage_indicator,
+        coverage_tier,
+        population_total,
+        population_full_year,
+        incidents_per_100k,
+        rate_unavailable_reason
+    from marts.agg_nibrs_coverage_state_years
+    where data_year = %(year)s
     order by state_abbreviation
     """,
 )
@@ -215,36 +221,42 @@ AGENCY_MONTHS = _q(
 AGENCY_PEERS = _q(
     "agency_peers",
     """
-    with me as (
-        select population_group, state_abbreviation
-        from marts.agg_nibrs_agency_year_offenses
-        where data_year = %(year)s and ori = %(ori)s and category_type = 'all'
-    ),
-    peers as (
-        select t.*, t.state_abbreviation = me.state_abbreviation as in_state
-        from marts.agg_nibrs_agency_year_offenses as t, me
-        where t.data_year = %(year)s and t.category_type = 'all'
-            and t.population_group = me.population_group
-    )
-    select
-        scope,
-        count(*) as agencies,
-        count(*) filter (where is_rate_eligible) as rate_eligible_agencies,
-        -- Σ incidents / Σ population over the same eligible agencies (reference §5.1)
-        round(sum(incident_count) filter (where is_rate_eligible) * 100000.0
-            / nullif(sum(population_served) filter (where is_rate_eligible), 0), 1)
-            as incidents_per_100k,
-        round(sum(cleared_by_arrest_count)::numeric / nullif(sum(incident_count), 0), 4)
-            as arrest_clearance_rate,
-        round(sum(cleared_exceptionally_count)::numeric / nullif(sum(incident_count), 0), 4)
-            as exceptional_clearance_rate
-    from (
-        select 'agency' as scope, * from peers where ori = %(ori)s
-        union all select 'state peers', * from peers where in_state
-        union all select 'national peers', * from peers
-    ) as scoped
-    group by scope
-    order by min(case scope when 'agency' then 1 when 'state peers' then 2 else 3 end)
+    select peer_group, is_peer, incident_count, clearance_rate, incidents_per_100k,
+        rate_unavailable_reason,
+        state_peer_count, state_peer_clearance_rate_p25, state_peer_clearance_rate_median,
+        state_peer_clearance_rate_p75, state_peer_incidents_per_100k_p25,
+        state_peer_incidents_per_100k_median, state_peer_incidents_per_100k_p75,
+        national_peer_count, national_peer_clearance_rate_p25,
+        national_peer_clearance_rate_median, national_peer_clearance_rate_p75,
+        national_peer_incidents_per_100k_p25, national_peer_incidents_per_100k_median,
+        national_peer_incidents_per_100k_p75
+    from marts.agg_nibrs_agency_peers
+    where data_year = %(year)s and ori = %(ori)s
+    """,
+)
+AGENCY_SRS = _q(
+    "agency_srs",
+    """
+    select srs_offense_name as srs_offense, index_class, count_unit,
+        hierarchy_offense_count as srs_comparable_count, all_offense_count as nibrs_count,
+        offense_record_count as nibrs_offense_records, hierarchy_offenses_per_100k,
+        rate_unavailable_reason
+    from marts.agg_nibrs_srs_offense_counts
+    where data_year = %(year)s and ori = %(ori)s
+    order by hierarchy_rank
+    """,
+)
+CAVEATS = _q(
+    "caveats",
+    """
+    select scope, kind, note, source
+    from marts.dim_nibrs_comparability_caveats
+    where data_year = %(year)s
+        and (state_abbreviation = %(state)s or state_abbreviation is null or %(state)s is null)
+        and (ori = %(ori)s or ori is null)
+        and (%(state)s is not null or scope = 'nation')
+    group by scope, kind, note, source
+    order by case scope when 'agency' then 1 when 'state' then 2 else 3 end, kind
     """,
 )
 
@@ -364,14 +376,187 @@ SCORE_DISTRIBUTION = {
     for model in ("clearance", "arrest")
 }
 
+# Drift: each feature's distribution in the champion's training window against the latest
+# scored partition, from a block sample of about DRIFT_SAMPLE_ROWS rows (repeatable, so the
+# page is stable). Numbers are compared as their values: hours, months, flags, small counts.
+DRIFT_SAMPLE_ROWS = 50_000  # PSI to about 0.01; more only slows the page
+MART_ROWS = _q(
+    "mart_rows",
+    """
+    select mart, coalesce(
+        (select sum(c.reltuples) from pg_inherits as i join pg_class as c on c.oid = i.inhrelid
+         where i.inhparent = to_regclass('marts.' || mart)),
+        (select reltuples from pg_class where oid = to_regclass('marts.' || mart))
+    )::bigint as estimated_rows
+    from (values ('fct_chicago_crimes'), ('fct_nibrs_incidents')) as m (mart)
+    """,
+)
+LATEST_SCORED = {
+    model: _q(
+        f"{model}_latest_scored",
+        f"""
+        select max(scored_partition::integer) as latest
+        from ml.{model}_score_partitions
+        """,
+    )
+    for model in ("clearance", "arrest")
+}
+# One pass over the sample, a grouping set per feature (rather than a row per feature and
+# crime, which was four times slower).
+DRIFT = {
+    "arrest": _q(
+        "arrest_drift",
+        """
+        with sampled as (
+            select
+            case when s.year = %(latest)s then 'latest' else 'training' end as sample,
+            s.primary_type as primary_type,
+            s.fbi_code as fbi_code,
+            s.location_group as location_group,
+            s.district as district,
+            s.hour::text as hour,
+            s.day_of_week::text as day_of_week,
+            s.month::text as month,
+            s.is_night::text as is_night,
+            s.is_weekend::text as is_weekend,
+            s.domestic::text as domestic,
+            (s.latitude is not null)::text as has_coordinates
+            from marts.fct_chicago_crimes as s tablesample system (%(percent)s) repeatable (0)
+            where s.year = %(latest)s
+                or (s.occurred_date >= %(train_start)s and s.occurred_date < %(train_end)s)
+        )
+        select
+            case
+            when grouping(primary_type) = 0 then 'primary_type'
+            when grouping(fbi_code) = 0 then 'fbi_code'
+            when grouping(location_group) = 0 then 'location_group'
+            when grouping(district) = 0 then 'district'
+            when grouping(hour) = 0 then 'hour'
+            when grouping(day_of_week) = 0 then 'day_of_week'
+            when grouping(month) = 0 then 'month'
+            when grouping(is_night) = 0 then 'is_night'
+            when grouping(is_weekend) = 0 then 'is_weekend'
+            when grouping(domestic) = 0 then 'domestic'
+            when grouping(has_coordinates) = 0 then 'has_coordinates'
+            end as feature,
+            coalesce(
+            case when grouping(primary_type) = 0 then primary_type end,
+            case when grouping(fbi_code) = 0 then fbi_code end,
+            case when grouping(location_group) = 0 then location_group end,
+            case when grouping(district) = 0 then district end,
+            case when grouping(hour) = 0 then hour end,
+            case when grouping(day_of_week) = 0 then day_of_week end,
+            case when grouping(month) = 0 then month end,
+            case when grouping(is_night) = 0 then is_night end,
+            case when grouping(is_weekend) = 0 then is_weekend end,
+            case when grouping(domestic) = 0 then domestic end,
+            case when grouping(has_coordinates) = 0 then has_coordinates end
+            ) as value,
+            sample,
+            count(*) as rows
+        from sampled
+        group by grouping sets (
+            (sample, primary_type),
+            (sample, fbi_code),
+            (sample, location_group),
+            (sample, district),
+            (sample, hour),
+            (sample, day_of_week),
+            (sample, month),
+            (sample, is_night),
+            (sample, is_weekend),
+            (sample, domestic),
+            (sample, has_coordinates)
+        )
+        """,
+    ),
+    "clearance": _q(
+        "clearance_drift",
+        """
+        with sampled as (
+            select
+            case when s.data_year = %(latest)s then 'latest' else 'training' end as sample,
+            s.primary_offense_code as primary_offense_code,
+            s.location_type_code as location_type_code,
+            s.incident_hour::text as incident_hour,
+            s.is_report_date::text as is_report_date,
+            least(s.offense_count, 5)::text as offense_count,
+            least(s.victim_count, 5)::text as victim_count,
+            s.has_weapon::text as has_weapon,
+            s.has_firearm::text as has_firearm,
+            s.is_attempted_only::text as is_attempted_only,
+            s.has_injured_victim::text as has_injured_victim,
+            s.has_business_victim::text as has_business_victim,
+            s.has_crime_against_person::text as has_crime_against_person,
+            s.has_crime_against_property::text as has_crime_against_property
+            from marts.fct_nibrs_incidents as s tablesample system (%(percent)s) repeatable (0)
+            where s.data_year = %(latest)s
+                or (s.incident_date >= %(train_start)s and s.incident_date < %(train_end)s)
+        )
+        select
+            case
+            when grouping(primary_offense_code) = 0 then 'primary_offense_code'
+            when grouping(location_type_code) = 0 then 'location_type_code'
+            when grouping(incident_hour) = 0 then 'incident_hour'
+            when grouping(is_report_date) = 0 then 'is_report_date'
+            when grouping(offense_count) = 0 then 'offense_count'
+            when grouping(victim_count) = 0 then 'victim_count'
+            when grouping(has_weapon) = 0 then 'has_weapon'
+            when grouping(has_firearm) = 0 then 'has_firearm'
+            when grouping(is_attempted_only) = 0 then 'is_attempted_only'
+            when grouping(has_injured_victim) = 0 then 'has_injured_victim'
+            when grouping(has_business_victim) = 0 then 'has_business_victim'
+            when grouping(has_crime_against_person) = 0 then 'has_crime_against_person'
+            when grouping(has_crime_against_property) = 0 then 'has_crime_against_property'
+            end as feature,
+            coalesce(
+            case when grouping(primary_offense_code) = 0 then primary_offense_code end,
+            case when grouping(location_type_code) = 0 then location_type_code end,
+            case when grouping(incident_hour) = 0 then incident_hour end,
+            case when grouping(is_report_date) = 0 then is_report_date end,
+            case when grouping(offense_count) = 0 then offense_count end,
+            case when grouping(victim_count) = 0 then victim_count end,
+            case when grouping(has_weapon) = 0 then has_weapon end,
+            case when grouping(has_firearm) = 0 then has_firearm end,
+            case when grouping(is_attempted_only) = 0 then is_attempted_only end,
+            case when grouping(has_injured_victim) = 0 then has_injured_victim end,
+            case when grouping(has_business_victim) = 0 then has_business_victim end,
+            case when grouping(has_crime_against_person) = 0 then has_crime_against_person end,
+            case when grouping(has_crime_against_property) = 0 then has_crime_against_property end
+            ) as value,
+            sample,
+            count(*) as rows
+        from sampled
+        group by grouping sets (
+            (sample, primary_offense_code),
+            (sample, location_type_code),
+            (sample, incident_hour),
+            (sample, is_report_date),
+            (sample, offense_count),
+            (sample, victim_count),
+            (sample, has_weapon),
+            (sample, has_firearm),
+            (sample, is_attempted_only),
+            (sample, has_injured_victim),
+            (sample, has_business_victim),
+            (sample, has_crime_against_person),
+            (sample, has_crime_against_property)
+        )
+        """,
+    ),
+}
+DRIFT_MART = {"arrest": "fct_chicago_crimes", "clearance": "fct_nibrs_incidents"}
+
 QUERIES: dict[str, Query] = {
     q.name: q
     for q in (
         WAREHOUSE_CONTENTS, NIBRS_YEARS, CHICAGO_YEARS, STATE_COVERAGE, NATIONAL_BY_YEAR,
         STATE_AGENCIES, AGENCY_SEARCH, AGENCY, AGENCY_YEARS, AGENCY_CATEGORIES,
-        AGENCY_MONTHS, AGENCY_PEERS, STATES, COMPLIANCE_GRID, CHICAGO_BY_YEAR,
+        AGENCY_MONTHS, AGENCY_PEERS, AGENCY_SRS, CAVEATS, CONSTANT_RANGE, STATES,
+        COMPLIANCE_GRID, CHICAGO_BY_YEAR,
         CHICAGO_BY_DISTRICT, CHICAGO_BY_COMMUNITY_AREA, CHICAGO_BY_TYPE,
         CHICAGO_HOUR_WEEKDAY, CHICAGO_POINTS, SCORE_TABLES, *SCORE_DISTRIBUTION.values(),
+        MART_ROWS, *LATEST_SCORED.values(), *DRIFT.values(),
     )
 }  # fmt: skip
 

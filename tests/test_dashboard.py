@@ -10,11 +10,13 @@ test modules, so expectations are about this module's years and agencies only.
 import contextlib
 import dataclasses
 
+import numpy as np
+import pandas as pd
 import psycopg2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries
+from dashboard import drift, queries
 from testkit.bench_dashboard import NIBRS_YEARS, build_warehouse, settings_beside
 
 INCIDENTS = 3000
@@ -67,6 +69,11 @@ def open_page(page: str, *, query_params=None, session=None) -> AppTest:
     return app.run() if page != "nation" or session else app
 
 
+def shown(app: AppTest, column: str):
+    """The first table on the page that has ``column``."""
+    return next(t.value for t in app.dataframe if column in t.value.columns)
+
+
 def charts(app: AppTest) -> list:
     return list(app.get("plotly_chart"))
 
@@ -91,6 +98,25 @@ def test_search_patterns_match_the_users_wildcards_literally():
     assert queries.search_pattern("a\\b") == "%a\\\\b%"
 
 
+def test_psi_is_zero_for_the_same_distribution_and_flags_a_shift():
+    same = pd.Series({"a": 50, "b": 50})
+    assert drift.psi(same, same * 3) == pytest.approx(0)
+    shifted = pd.Series({"a": 90, "b": 10})
+    # (0.9 - 0.5) ln(0.9/0.5) + (0.1 - 0.5) ln(0.1/0.5)
+    assert drift.psi(same, shifted) == pytest.approx(0.4 * np.log(1.8) - 0.4 * np.log(0.2))
+    counts = pd.DataFrame(
+        [("hour", "1", "training", 50), ("hour", "2", "training", 50),
+         ("hour", "1", "latest", 90), ("hour", "2", "latest", 10),
+         ("flag", "true", "training", 30), ("flag", "true", "latest", 31),
+         ("flag", None, "training", 70), ("flag", None, "latest", 69)],
+        columns=["feature", "value", "sample", "rows"],
+    )  # fmt: skip
+    found = drift.feature_drift(counts).set_index("feature")
+    assert bool(found.at["hour", "drifted"])
+    assert not found.at["flag", "drifted"]
+    assert found.at["flag", "training_rows"] == 100
+
+
 def test_no_query_is_built_from_input():
     """Every query is a constant with named placeholders: no format fields left, no %s."""
     for query in queries.QUERIES.values():
@@ -103,34 +129,42 @@ def test_nation_page_maps_every_state_of_the_year(site):
     app = open_page("nation")
     assert_clean(app)
     assert len(charts(app)) == 3  # the state map, national counts, national clearance
-    coverage = app.dataframe[0].value
+    coverage = app.dataframe[0].value.set_index("state_abbreviation")
     expected = rows(
         site.warehouse_url,
-        "select state_abbreviation, count(*) as agencies, "
-        "count(*) filter (where is_full_year) as full_year from marts.fct_nibrs_agency_years "
-        "where data_year = %s group by 1",
+        "select state_abbreviation, agency_count, pct_population_full_year "
+        "from marts.agg_nibrs_coverage_state_years where data_year = %s",
         (YEAR,),
     )
-    shown = coverage.set_index("state_abbreviation")
-    assert set(shown.index) == {r["state_abbreviation"] for r in expected}
+    assert set(coverage.index) == {r["state_abbreviation"] for r in expected}
     for row in expected:
-        assert shown.at[row["state_abbreviation"], "agencies"] == row["agencies"]
-        assert shown.at[row["state_abbreviation"], "full_year_agencies"] == row["full_year"]
+        shown = coverage.loc[row["state_abbreviation"]]
+        assert shown["agencies"] == row["agency_count"]
+        if row["pct_population_full_year"] is not None:
+            share = float(row["pct_population_full_year"]) / 100
+            assert float(shown["full_year_population_share"]) == pytest.approx(share)
+
+
+def test_nation_page_lists_the_years_national_caveats(site):
+    notes = set(shown(open_page("nation"), "note")["note"])
+    expected = rows(
+        site.warehouse_url,
+        "select distinct note from marts.dim_nibrs_comparability_caveats "
+        "where data_year = %s and scope = 'nation'",
+        (YEAR,),
+    )
+    assert notes == {r["note"] for r in expected}
 
 
 def test_the_constant_reporters_toggle_narrows_every_national_trend(site):
-    everyone = open_page("nation").dataframe[-1].value.set_index("data_year")
+    everyone = shown(open_page("nation"), "cleared_exceptionally").set_index("data_year")
     constant = open_page("nation", query_params={"constant": "1"})
     assert_clean(constant)
     assert constant.sidebar.toggle(key="constant").value is True
-    narrowed = constant.dataframe[-1].value.set_index("data_year")
-    held = "select distinct data_year from marts.fct_nibrs_agency_years"
-    years = {r["data_year"] for r in rows(site.warehouse_url, held)}
+    narrowed = shown(constant, "cleared_exceptionally").set_index("data_year")
     panel = rows(
         site.warehouse_url,
-        "select ori from marts.fct_nibrs_agency_years group by ori "
-        "having count(*) filter (where is_full_year) = %s",
-        (len(years),),
+        "select distinct ori from marts.fct_nibrs_constant_reporters where is_constant_reporter",
     )
     assert len(panel) > 0
     expected = rows(
@@ -157,7 +191,7 @@ def test_an_agency_opens_from_its_url_with_every_chart(site):
     assert len(charts(app)) == 4  # counts, clearance, months strip, offenses by category
     assert app.query_params["ori"] == ori
     assert app.query_params["year"] == str(YEAR)
-    months = next(t.value for t in app.dataframe if "month_number" in t.value.columns)
+    months = shown(app, "month_number")
     expected = rows(
         site.warehouse_url,
         "select month_number, is_reported, incident_count from marts.fct_nibrs_agency_months "
@@ -165,8 +199,29 @@ def test_an_agency_opens_from_its_url_with_every_chart(site):
         (YEAR, ori),
     )
     assert months[["month_number", "is_reported", "incident_count"]].to_dict("records") == expected
-    rates = next(t.value for t in app.dataframe if "rate_note" in t.value.columns)
+    rates = shown(app, "rate_note")
     assert rates.set_index("data_year").at[YEAR, "rate_note"] == "full year, reports for itself"
+    srs = shown(app, "srs_comparable_count")
+    expected_srs = rows(
+        site.warehouse_url,
+        "select srs_offense_name, hierarchy_offense_count, all_offense_count "
+        "from marts.agg_nibrs_srs_offense_counts where data_year = %s and ori = %s",
+        (YEAR, ori),
+    )
+    assert {(r.srs_offense, r.srs_comparable_count, r.nibrs_count) for r in srs.itertuples()} == {
+        tuple(r.values()) for r in expected_srs
+    }
+    peers = shown(app, "clearance_rate_median")
+    assert list(peers["who"]) == ["this agency", "state peers", "national peers"]
+    notes = set(shown(app, "note")["note"])
+    expected_notes = rows(
+        site.warehouse_url,
+        "select distinct note from marts.dim_nibrs_comparability_caveats where data_year = %s "
+        "and (ori = %s or (ori is null and state_abbreviation = "
+        "(select state_abbreviation from marts.dim_nibrs_agencies where ori = %s)))",
+        (YEAR, ori, ori),
+    )
+    assert notes == {r["note"] for r in expected_notes}
     assert len(app.get("download_button")) == len(app.dataframe)  # a CSV for every table
 
 
@@ -183,7 +238,7 @@ def test_a_partial_year_agency_shows_why_it_has_no_rate(site):
     ori, months = partial[0]["ori"], partial[0]["months_reported"]
     app = open_page("agency", query_params={"ori": ori, "year": str(YEAR)})
     assert_clean(app)
-    rates = next(t.value for t in app.dataframe if "rate_note" in t.value.columns)
+    rates = shown(app, "rate_note")
     row = rates.set_index("data_year").loc[YEAR]
     assert row["rate_note"] == f"{months} of 12 months reported: a rate would undercount"
     assert (
@@ -272,8 +327,15 @@ def test_models_page_shows_each_champion_beside_the_oracle(site):
         row = versions.set_index("version").loc[champion]
         assert row["test_auc"] == pytest.approx(metrics["test_auc"])
         assert bool(row["champion"])
-    # per model: AUC beside the oracle, calibration, score distribution
-    assert len(charts(app)) == 6
+    # per model: AUC beside the oracle, calibration, score distribution, drift
+    assert len(charts(app)) == 8
+    drifts = [t.value for t in app.dataframe if "psi" in t.value.columns]
+    assert [set(d["feature"]) >= {"primary_type", "district"} for d in drifts[1:]] == [True]
+    assert {"primary_offense_code", "incident_hour"} <= set(drifts[0]["feature"])
+    for found in drifts:
+        assert (found["training_rows"] > 0).all()
+        assert (found["latest_rows"] > 0).all()
+        assert (found["drifted"] == (found["psi"] > drift.THRESHOLD)).all()
     assert len([b for b in app.get("download_button") if "card" in str(b.proto.label)]) == 2
 
 

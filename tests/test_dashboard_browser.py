@@ -23,7 +23,7 @@ INCIDENTS = 3000  # the same recipe as test_dashboard.py, so one module builds f
 CHICAGO_ROWS = 4000
 YEAR = NIBRS_YEARS[-1]
 # each page, and how many charts it draws on a warehouse with both models scored
-PAGES = {"nation": 3, "agency": 4, "compliance": 1, "chicago": 7, "models": 6}
+PAGES = {"nation": 3, "agency": 4, "compliance": 1, "chicago": 7, "models": 8}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,19 @@ def an_agency(warehouse) -> str:
     return ori
 
 
+def screenshot(page, path) -> None:
+    """The whole page: Streamlit scrolls inside its own container, not the document, so the
+    window is made as tall as that container's content first."""
+    height = page.evaluate(
+        "Math.max(...Array.from(document.querySelectorAll('section, div'))"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 12_000)})
+    page.wait_for_timeout(500)  # the charts redraw at their new width
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_every_page_draws_its_charts_offline(dashboard, chromium, warehouse, tmp_path, capsys):
     local = urlsplit(dashboard).netloc
     requests: list[str] = []
@@ -104,7 +117,7 @@ def test_every_page_draws_its_charts_offline(dashboard, chromium, warehouse, tmp
             )
             page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
                                    timeout=60_000)  # fmt: skip
-            page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+            screenshot(page, tmp_path / f"{name}.png")
             drawn = page.locator(".js-plotly-plot").count()
             errors = page.locator(
                 '[data-testid="stException"], [data-testid="stAlertContentError"]'

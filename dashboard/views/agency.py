@@ -120,7 +120,48 @@ else:
     table(months, f"months-{ori}-{year}")
 
 st.subheader(f"Peers, {year}: the same population group in the state and the nation")
-table(fetch(queries.AGENCY_PEERS, ori=ori, year=year), f"peers-{ori}-{year}")
+peers = fetch(queries.AGENCY_PEERS, ori=ori, year=year)
+if peers.empty:
+    st.info(f"No peer figures for {ori} in {year}.")
+else:
+    mine = peers.iloc[0]
+    scopes = [
+        ("this agency", 1, mine.clearance_rate, mine.clearance_rate, mine.clearance_rate,
+         mine.incidents_per_100k, mine.incidents_per_100k, mine.incidents_per_100k),
+        *(
+            (f"{scope} peers", mine[f"{scope}_peer_count"],
+             mine[f"{scope}_peer_clearance_rate_p25"], mine[f"{scope}_peer_clearance_rate_median"],
+             mine[f"{scope}_peer_clearance_rate_p75"], mine[f"{scope}_peer_incidents_per_100k_p25"],
+             mine[f"{scope}_peer_incidents_per_100k_median"],
+             mine[f"{scope}_peer_incidents_per_100k_p75"])
+            for scope in ("state", "national")
+        ),
+    ]  # fmt: skip
+    compared = pd.DataFrame(scopes, columns=[
+        "who", "agencies", "clearance_rate_p25", "clearance_rate_median", "clearance_rate_p75",
+        "incidents_per_100k_p25", "incidents_per_100k_median", "incidents_per_100k_p75",
+    ])  # fmt: skip
+    st.caption(
+        f"Peer group {mine.peer_group}: full-year agencies reporting for themselves. "
+        + ("" if mine.is_peer else "This agency-year is not among them itself. ")
+        + (f"No rate: {mine.rate_unavailable_reason}." if mine.rate_unavailable_reason else "")
+    )
+    table(compared, f"peers-{ori}-{year}")
+
+st.subheader(f"SRS-comparable counts beside the NIBRS counts, {year}")
+srs = fetch(queries.AGENCY_SRS, ori=ori, year=year)
+if srs.empty:
+    st.info(f"No SRS-comparable counts for {ori} in {year}.")
+else:
+    st.caption(
+        "SRS counts one offense per incident, the most serious by the hierarchy rule (person "
+        "crimes per victim); the NIBRS count is every offense of the kind."
+    )
+    table(srs, f"srs-{ori}-{year}")
+
+st.subheader(f"Caveats for {ori}, {year}")
+caveats = fetch(queries.CAVEATS, year=year, state=agency.state_abbreviation, ori=ori)
+table(caveats, f"caveats-{ori}-{year}")
 
 st.subheader("Offenses by category")
 categories = fetch(queries.AGENCY_CATEGORIES, ori=ori)

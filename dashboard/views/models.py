@@ -4,8 +4,47 @@ data), calibration, per-group metrics, score distributions by partition, and the
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, models_registry, queries
-from dashboard.data import contents, fetch, table
+from dashboard import charts, drift, models_registry, queries
+from dashboard.data import contents, csv_download, fetch, table
+
+
+def show_drift(model: str, champion: dict) -> None:
+    """PSI of each feature, training window against the latest scored partition."""
+    latest = fetch(queries.LATEST_SCORED[model])["latest"].iloc[0]
+    if pd.isna(latest):
+        return
+    window = champion["windows"]["train"]
+    sizes = fetch(queries.MART_ROWS).set_index("mart")["estimated_rows"]
+    rows = max(float(sizes.get(queries.DRIFT_MART[model]) or 0), 1.0)
+    percent = min(100.0, round(100 * queries.DRIFT_SAMPLE_ROWS / rows, 3))
+    counts = fetch(
+        queries.DRIFT[model], latest=int(latest), percent=percent,
+        train_start=window["start"], train_end=window["end"],
+    )  # fmt: skip
+    found = drift.feature_drift(counts)
+    if found.empty:
+        return
+    st.subheader(
+        f"Drift: training window {window['start']} .. {window['last_day']} against "
+        f"{int(latest)}, the latest scored partition"
+    )
+    colours = {True: "#d9534f", False: "#2b6cb0"}
+    figure = charts.bar(
+        found, "feature", "psi", "Population stability index per feature",
+        color="drifted", color_discrete_map=colours,
+    )  # fmt: skip
+    figure.add_hline(y=drift.THRESHOLD, line_dash="dot", annotation_text="drift threshold")
+    st.plotly_chart(figure, key=f"{model}-drift")
+    st.caption(
+        f"Rows above PSI {drift.THRESHOLD} are red: the feature's distribution moved enough "
+        f"to question the model. Sampled: {percent:g}% of the mart's blocks."
+    )
+    styled = found.style.apply(
+        lambda row: ["background-color: #f8d7da" if row["drifted"] else "" for _ in row], axis=1
+    )
+    st.dataframe(styled, hide_index=True)
+    csv_download(found, f"{model}-drift")
+
 
 st.title("Models")
 contents()
@@ -69,6 +108,7 @@ for model in models_registry.MODELS:
                 key=f"{model}-scores",
             )  # fmt: skip
             table(scores, f"{model}-score-distribution")
+        show_drift(model, champion)
     else:
         st.info(f"No {model} scores yet: `crimewh score {model}` writes them.")
 

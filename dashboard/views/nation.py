@@ -11,26 +11,23 @@ years = nibrs_years()
 constant = constant_only()
 year = st.selectbox("Data year", years, key="nation-year")
 
-coverage = fetch(queries.STATE_COVERAGE, year=year, constant=constant)
-coverage["participation"] = coverage["reporting_agencies"] / coverage["agencies"]
-coverage["full_year_population_share"] = (
-    coverage["full_year_population"]
-    / coverage["population_served"].where(coverage["population_served"] > 0)
-).astype(float)
-measure = st.radio(
-    "Map", ["participation", "full_year_population_share"], horizontal=True,
-    format_func={
-        "participation": "Agencies reporting any month",
-        "full_year_population_share": "Population covered by full-year reporters",
-    }.get,
-)  # fmt: skip
+coverage = fetch(queries.STATE_COVERAGE, year=year)
+for column in ("participation", "full_year_population_share", "coverage_indicator"):
+    coverage[column] = coverage[column].astype(float)
+MEASURES = {
+    "participation": "Agencies reporting any month",
+    "full_year_population_share": "Population covered by full-year reporters",
+    "coverage_indicator": "Coverage indicator (tier 1: 100, tier 2: at least 80, tier 3: below)",
+}
+measure = st.radio("Map", list(MEASURES), horizontal=True, format_func=MEASURES.get)
 st.plotly_chart(
-    charts.state_tiles(coverage, measure, f"{year}: {measure.replace('_', ' ')}"),
+    charts.state_tiles(coverage, measure, f"{year}: {MEASURES[measure].lower()}"),
     key="state-map",
 )
 st.caption(
-    "Shares of the agencies in the master file and of the population they serve; agencies "
-    "absent from the file (SRS-only, non-participating) are not counted here."
+    "Shares of the agencies in the master file and of the population they serve (a state's "
+    "tier is in the table); agencies absent from the file (SRS-only, non-participating) are "
+    "not counted here. The map shows who reports, so the constant-reporters toggle leaves it."
 )
 table(coverage, f"states-{year}")
 
@@ -57,3 +54,6 @@ right.plotly_chart(
 if constant:
     st.caption(queries.CONSTANT_REPORTERS_HELP)
 table(national, "national-by-year")
+
+st.subheader(f"Caveats, {year}")
+table(fetch(queries.CAVEATS, year=year, state=None, ori=None), f"caveats-{year}")

@@ -98,7 +98,16 @@ def build_warehouse(
     echo("dashboard warehouse: dbt build")
     # the marts, not their tests: test_dbt_build and the quality gate test them
     build = run_dbt(
-        ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"],
+        [
+            "build",
+            "--exclude-resource-type",
+            "test",
+            "--exclude-resource-type",
+            "unit_test",
+            # these years, whatever else a shared test warehouse holds
+            "--vars",
+            json.dumps({"nibrs_constant_reporter_years": list(NIBRS_YEARS)}),
+        ],
         settings,
         capture=True,
     )
@@ -117,7 +126,40 @@ def build_warehouse(
     return recipe
 
 
-def page_queries(connection) -> dict[str, list[tuple]]:
+def drift_queries(connection, settings) -> list[tuple]:
+    """The Models page's drift queries, with the champion's training window from the
+    registry and the sample share the page computes."""
+    import pandas as pd
+
+    from dashboard import queries as q
+    from ml.registry import Registry
+
+    registry = Registry(settings)
+    sizes = dict(q.run(connection, q.MART_ROWS).itertuples(index=False))
+    has_scores = dict(q.run(connection, q.SCORE_TABLES).itertuples(index=False))
+    found = [(q.MART_ROWS, {})]
+    for model in ("clearance", "arrest"):
+        champion = registry.champion(model)
+        if champion is None or not has_scores[model]:
+            continue
+        latest = q.run(connection, q.LATEST_SCORED[model])["latest"].iloc[0]
+        if pd.isna(latest):  # no partition scored yet
+            continue
+        window = registry.read_json(model, champion["version"], "metrics.json")["windows"]
+        percent = min(
+            100.0, round(100 * q.DRIFT_SAMPLE_ROWS / max(sizes[q.DRIFT_MART[model]], 1), 3)
+        )
+        found += [
+            (q.LATEST_SCORED[model], {}),
+            (q.DRIFT[model], {
+                "latest": int(latest), "percent": percent,
+                "train_start": window["train"]["start"], "train_end": window["train"]["end"],
+            }),
+        ]  # fmt: skip
+    return found
+
+
+def page_queries(connection, settings=None) -> dict[str, list[tuple]]:
     """Each page's queries with the parameters a reader's first view of it uses."""
     from dashboard import queries as q
 
@@ -129,20 +171,21 @@ def page_queries(connection) -> dict[str, list[tuple]]:
         return value.item() if hasattr(value, "item") else value  # NumPy to Python
 
     year = first(q.NIBRS_YEARS, "data_year")
-    state = first(q.STATE_COVERAGE, "state_abbreviation", year=year, constant=False)
+    state = first(q.STATE_COVERAGE, "state_abbreviation", year=year)
     ori = first(q.STATE_AGENCIES, "ori", year=year, state=state, constant=False)
     chicago_year = first(q.CHICAGO_YEARS, "year")
     nation = [
-        (q.WAREHOUSE_CONTENTS, {}), (q.NIBRS_YEARS, {}),
-        (q.STATE_COVERAGE, {"year": year, "constant": False}),
+        (q.WAREHOUSE_CONTENTS, {}), (q.NIBRS_YEARS, {}), (q.STATE_COVERAGE, {"year": year}),
         (q.STATE_AGENCIES, {"year": year, "state": state, "constant": False}),
         (q.NATIONAL_BY_YEAR, {"constant": False}),
+        (q.CAVEATS, {"year": year, "state": None, "ori": None}),
     ]  # fmt: skip
     return {
         "nation": nation,
         "nation_constant": [
-            (query, {**params, "constant": True} if "constant" in params else params)
-            for query, params in nation
+            *((query, {**params, "constant": True} if "constant" in params else params)
+              for query, params in nation),
+            (q.CONSTANT_RANGE, {}),
         ],
         "agency": [
             (q.WAREHOUSE_CONTENTS, {}), (q.NIBRS_YEARS, {}),
@@ -150,6 +193,8 @@ def page_queries(connection) -> dict[str, list[tuple]]:
             (q.AGENCY, {"ori": ori}), (q.AGENCY_YEARS, {"ori": ori}),
             (q.AGENCY_MONTHS, {"ori": ori, "year": year}),
             (q.AGENCY_PEERS, {"ori": ori, "year": year}),
+            (q.AGENCY_SRS, {"ori": ori, "year": year}),
+            (q.CAVEATS, {"year": year, "state": state, "ori": ori}),
             (q.AGENCY_CATEGORIES, {"ori": ori}),
         ],
         "compliance": [
@@ -167,23 +212,24 @@ def page_queries(connection) -> dict[str, list[tuple]]:
         "models": [
             (q.WAREHOUSE_CONTENTS, {}), (q.SCORE_TABLES, {}),
             *((query, {}) for query in q.SCORE_DISTRIBUTION.values()),
+            *(drift_queries(connection, settings) if settings is not None else ()),
         ],
     }  # fmt: skip
 
 
-def time_pages(analyst_url: str, *, rounds: int = ROUNDS) -> dict[str, dict]:
+def time_pages(analyst_url: str, settings=None, *, rounds: int = ROUNDS) -> dict[str, dict]:
     """p50/p95 milliseconds per page (the sum of its queries), and its slowest query."""
     from dashboard import queries as q
 
     connection = q.connect(analyst_url)
     try:
-        pages = page_queries(connection)
+        pages = page_queries(connection, settings)
         has_scores = dict(q.run(connection, q.SCORE_TABLES).itertuples(index=False))
         pages["models"] = [
             (query, params)
             for query, params in pages["models"]
-            if not query.name.endswith("_score_distribution")
-            or has_scores[query.name.removesuffix("_score_distribution")]
+            if not query.name.endswith(("_score_distribution", "_latest_scored", "_drift"))
+            or has_scores[query.name.split("_")[0]]
         ]
         results = {}
         for page, runs in pages.items():
@@ -236,7 +282,7 @@ def bench_dashboard(folder: Path, *, incidents: int) -> dict:
             chicago_rows=chicago_rows,
             echo=lambda line: print(f"bench: {line}", file=sys.stderr),
         )
-        pages = time_pages(settings.analyst_url)
+        pages = time_pages(settings.analyst_url, settings)
     finally:
         stack.down(settings, echo=lambda _: None)  # the data stays for the next run
     return {
