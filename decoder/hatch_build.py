@@ -1,4 +1,4 @@
-"""Build the decoder's native library (decoder/_slicer.c, _pages.c) into the package at install.
+"""Build the decoder's native library (decoder/_slicer.c) into the package at install.
 
 A plain C library loaded with ctypes, so it needs a C compiler but no Python headers, and
 one build serves every CPython. Without a compiler the install still succeeds and the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = [Path("_slicer.c"), Path("_pages.c")]  # beside this file, the decoder's project root
+SOURCES = [Path("_slicer.c")]  # beside this file, in the decoder's project root
 LIBRARY = "_slicer.so"  # the name decoder/native.py loads
 
 

@@ -110,25 +110,19 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
     zip_path = synthetic_year(folder, incidents=incidents)
     out = folder / "decoded"
 
-    def decode(engine: str, *options: str) -> tuple[float, float, float]:
+    def decode(engine: str) -> tuple[float, float, float]:
         argv = [sys.executable, "-m", "decoder.cli", str(zip_path), "--out", str(out)]
-        return timed_child([*argv, "--quiet", "--engine", engine, *options])
+        return timed_child([*argv, "--quiet", "--engine", engine])
 
-    inflate_runs, decode_runs, rss_runs, numpy_runs = [], [], [], []
-    arrow_runs, arrow_cpu_runs, cpu_runs = [], [], []
+    inflate_runs, decode_runs, rss_runs, numpy_runs, cpu_runs = [], [], [], [], []
     for _ in range(ROUNDS):
         inflate_runs.append(inflate_only_seconds(zip_path))
         numpy_runs.append(decode("numpy")[0])
-        # the native slicer's dictionary arrays handed to Arrow's writer as they are
-        seconds, _, cpu_s = decode("auto", "--parquet-writer", "arrow")
-        arrow_runs.append(seconds)
-        arrow_cpu_runs.append(cpu_s)
         seconds, rss_mb, cpu_s = decode("auto")  # last: its output is what bench_load loads
         decode_runs.append(seconds)
         rss_runs.append(rss_mb)
         cpu_runs.append(cpu_s)
-    numpy_s, arrow_s = statistics.median(numpy_runs), statistics.median(arrow_runs)
-    cpu_s, arrow_cpu_s = statistics.median(cpu_runs), statistics.median(arrow_cpu_runs)
+    numpy_s = statistics.median(numpy_runs)
     summary = json.loads((out / "_summary.json").read_text())
     records = sum(summary["records"].values())
     decode_s, inflate_s = statistics.median(decode_runs), statistics.median(inflate_runs)
@@ -151,13 +145,10 @@ def bench_decode(folder: Path, *, incidents: int) -> dict:
         "numpy_engine_s": round(numpy_s, 2),
         "numpy_engine_runs_s": [round(x, 2) for x in numpy_runs],
         "speedup_vs_numpy_engine": round(numpy_s / decode_s, 2),
-        "arrow_writer_s": round(arrow_s, 2),
-        "arrow_writer_runs_s": [round(x, 2) for x in arrow_runs],
-        "ratio_arrow_writer_vs_native": round(arrow_s / decode_s, 2),
-        # CPU seconds move less than wall seconds when other work shares the machine
-        "decode_cpu_s": round(cpu_s, 2),
-        "arrow_writer_cpu_s": round(arrow_cpu_s, 2),
-        "cpu_ratio_arrow_writer_vs_native": round(arrow_cpu_s / cpu_s, 2),
+        # CPU seconds (the inflating child's included) move less than wall seconds when
+        # other work shares the machine
+        "decode_cpu_s": round(statistics.median(cpu_runs), 2),
+        "decode_cpu_runs_s": [round(x, 2) for x in cpu_runs],
     }
     try:
         import crimepy  # noqa: F401  (installed by `make bench` from the lock's bench group)
