@@ -57,13 +57,6 @@ def build_parser(prog: str = "nibrs-decode") -> argparse.ArgumentParser:
         help=f"codec of the Parquet files (default {PARQUET_COMPRESSION}; zstd: files about "
         "40%% smaller, decoding about 12%% slower)",
     )
-    parser.add_argument(
-        "--parquet-writer",
-        choices=["native", "arrow"],
-        default="native",
-        help="who writes the Parquet pages on the native engine: the decoder's own page "
-        "encoder (native, the default) or Arrow's writer",
-    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -88,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 engine=args.engine,
                 parquet_compression=args.parquet_compression,
-                parquet_writer=args.parquet_writer,
                 progress=bar.update if bar else None,
                 inflating=inflating,
             )

@@ -1,4 +1,4 @@
-"""A decoding worker process: ``python -m decoder.worker OUT YEAR PART ENGINE COMPRESSION WRITER``.
+"""A decoding worker process: ``python -m decoder.worker OUT YEAR PART ENGINE COMPRESSION``.
 
 Started by decode.decode_zip for large files. It reads one task per line on stdin (JSON:
 a block's place in the member and the shared-memory segment holding its bytes), decodes it
@@ -19,10 +19,8 @@ import numpy as np
 from decoder.decode import PADDING, _BlockDecoder
 
 
-def serve(
-    out_dir: Path, year: int, part: str, engine: str, compression: str, parquet_writer: str
-) -> int:
-    decoder = _BlockDecoder(out_dir, year, part, engine, compression, parquet_writer)
+def serve(out_dir: Path, year: int, part: str, engine: str, compression: str) -> int:
+    decoder = _BlockDecoder(out_dir, year, part, engine, compression)
     answer = sys.stdout
     try:
         for line in sys.stdin:
@@ -48,4 +46,4 @@ def serve(
 
 
 if __name__ == "__main__":
-    sys.exit(serve(Path(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:7]))
+    sys.exit(serve(Path(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6]))
