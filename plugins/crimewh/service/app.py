@@ -72,31 +72,44 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.champions = Champions(settings)
-    limit = settings.upload_max_mb * 1_000_000
-    incoming = settings.data_dir / "service" / "incoming"
-
-    def authorized(request: Request, form_token: str | None = None) -> bool:
-        if not settings.api_token:
-            return True
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            given = form_token or ""
-        return hmac.compare_digest(given.strip().encode(), settings.api_token.encode())
-
-    def require_token(request: Request) -> None:
-        if not authorized(request):
-            raise HTTPException(
-                401,
-                "this service needs Authorization: Bearer <CRIMEWH_API_TOKEN>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    access = _Access(settings.api_token)
 
     @app.exception_handler(UnknownModelError)
     @app.exception_handler(NoChampionError)
     async def not_found(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
 
-    # -- pages -----------------------------------------------------------------------------------
+    _add_pages(app, settings)
+    _add_models(app, settings, access)
+    _add_uploads(app, settings, access)
+    return app
+
+
+class _Access:
+    """Who may predict and upload: anyone without a token, else the token's holder."""
+
+    def __init__(self, token: str | None):
+        self.token = token
+
+    def authorized(self, request: Request, form_token: str | None = None) -> bool:
+        if not self.token:
+            return True
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            given = form_token or ""
+        return hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+    def require(self, request: Request) -> None:
+        """A FastAPI dependency: 401 without the token."""
+        if not self.authorized(request):
+            raise HTTPException(
+                401,
+                "this service needs Authorization: Bearer <CRIMEWH_API_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+def _add_pages(app: FastAPI, settings: Settings) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return pages.upload_page(limit_mb=settings.upload_max_mb,
@@ -106,7 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
     def job_page(job_id: str) -> str:
         return pages.job_page(_job_view(_find_job(settings, job_id)))
 
-    # -- health and models -----------------------------------------------------------------------
+
+def _add_models(app: FastAPI, settings: Settings, access: _Access) -> None:
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health() -> JSONResponse:
         """The warehouse and the lake answer, and each model has its champion."""
@@ -137,7 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/v1/models/{name}/predict",
         response_model=PredictResponse,
         responses={**NOT_FOUND, 401: {"model": Problem}},
-        dependencies=[Depends(require_token)],
+        dependencies=[Depends(access.require)],
     )
     def predict_records(name: str, body: PredictRequest) -> dict:
         """Score records (the dataset's API field names for arrest, the model's feature names
@@ -145,7 +159,11 @@ def create_app(settings: Settings) -> FastAPI:
         are scored. The arrest model scores exactly as `crimewh score arrest --file`."""
         return predict(app.state.champions.get(name), body.rows())
 
-    # -- uploads and jobs ------------------------------------------------------------------------
+
+def _add_uploads(app: FastAPI, settings: Settings, access: _Access) -> None:
+    limit = settings.upload_max_mb * 1_000_000
+    incoming = settings.data_dir / "service" / "incoming"
+
     @app.post(
         "/v1/uploads",
         status_code=202,
@@ -159,13 +177,13 @@ def create_app(settings: Settings) -> FastAPI:
         DAG chicago_csv_scoring). A browser is sent on to the job's page."""
         html = "text/html" in request.headers.get("accept", "")
         header = request.headers.get("authorization")
-        if settings.api_token and header and not authorized(request):
+        if settings.api_token and header and not access.authorized(request):
             return _refuse(html, 401, "the Bearer token is not this service's API token")
         job_id = jobs.new_job_id()
         folder = incoming / job_id
         try:
             received = await receive(request, folder, limit)
-            if not authorized(request, received.fields.get("token")):
+            if not access.authorized(request, received.fields.get("token")):
                 return _refuse(html, 401, "this service needs its API token (CRIMEWH_API_TOKEN)")
             await run_in_threadpool(check_csv, received)
             job = await run_in_threadpool(
@@ -197,8 +215,6 @@ def create_app(settings: Settings) -> FastAPI:
         found = _find_job(settings, job_id)
         stem = jobs.scored_name(found["file_name"]).removesuffix(".scored.csv")
         return _download(settings, found, "errors.csv", f"{stem}.errors.csv")
-
-    return app
 
 
 # -- helpers -------------------------------------------------------------------------------------
