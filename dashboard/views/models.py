@@ -100,9 +100,11 @@ for model in models_registry.MODELS:
         scores = fetch(queries.SCORE_DISTRIBUTION[model])
         if not scores.empty:
             scores["probability"] = (scores["bucket"] - 0.5) / 20
+            scores["share"] = scores["share"].astype(float)
             st.plotly_chart(
                 charts.line(
-                    scores, "probability", "rows", "Score distribution by scored partition",
+                    scores, "probability", "share",
+                    "Score distribution by scored partition (share of its rows, sampled)",
                     color="scored_partition",
                 ),
                 key=f"{model}-scores",
