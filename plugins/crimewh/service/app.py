@@ -9,9 +9,11 @@ token is this machine only (``crimewh.service.server`` binds 127.0.0.1 then).
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import shutil
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -32,6 +34,7 @@ from crimewh.service.schemas import (
     VersionInfo,
 )
 from crimewh.service.upload import UploadError, check_csv, receive
+from ml.db import MLError
 from ml.features import MODELS
 
 if TYPE_CHECKING:
@@ -64,14 +67,30 @@ UPLOAD_FORM = {
 
 
 def create_app(settings: Settings) -> FastAPI:
+    champions = Champions(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # the champions load before the first request rather than during it; then what is
+        # loaded for good (modules, models) is left out of the garbage collector's scans,
+        # which a full collection in the middle of a request would otherwise walk
+        for name in MODELS:
+            try:
+                champions.get(name)
+            except MLError as error:
+                log.warning("%s", error)
+        gc.freeze()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Crime Warehouse models",
         version="1",
         summary="The NIBRS clearance and Chicago arrest models: predictions, batch scoring "
         "of CSV uploads, and their model cards. Decision support only.",
     )
     app.state.settings = settings
-    app.state.champions = Champions(settings)
+    app.state.champions = champions
     access = _Access(settings.api_token)
 
     @app.exception_handler(UnknownModelError)

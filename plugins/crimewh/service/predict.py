@@ -120,18 +120,35 @@ def _result(index, probability, errors=(), classes=None, contributions=()) -> di
 
 
 # -- arrest: the CSV scorer's own path -----------------------------------------------------------
-def _arrest(loaded: LoadedModel, rows, rejected) -> tuple[list[dict], list[str]]:
-    from ml.csv_scoring import normalize_row, score_rows
-    from ml.features import REQUIRED_SOURCE_FIELDS, api_field, chicago_source_features
+class _KeepingRows:
+    """The champion as ``score_rows`` uses it, keeping the feature rows it is asked to predict,
+    so that the contributions come from the very rows the probabilities did, without
+    deriving the features a second time."""
 
-    scores = score_rows(loaded, rows, rejected=rejected)
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self.features = loaded.features
+        self.version = loaded.version
+        self.predicted: list[pa.Table] = []
+
+    def predict(self, table, **options):
+        self.predicted.append(table)
+        return self.loaded.predict(table, **options)
+
+
+def _arrest(loaded: LoadedModel, rows, rejected) -> tuple[list[dict], list[str]]:
+    import pyarrow as pa
+
+    from ml.csv_scoring import score_rows
+    from ml.features import api_field
+
+    keeping = _KeepingRows(loaded)
+    scores = score_rows(keeping, rows, rejected=rejected)
+    # score_rows predicts its good rows, in order, in one call: the rows with a probability
     good = [i for i, score in enumerate(scores) if score.probability is not None]
     explained: dict[int, list[dict]] = {}
     if good:
-        normalized = [normalize_row(rows[i]) for i in good]
-        names = dict.fromkeys([*REQUIRED_SOURCE_FIELDS, *(k for row in normalized for k in row)])
-        columns = {name: [row.get(name) for row in normalized] for name in names}
-        table = chicago_source_features(columns, loaded.features.spec).table
+        table = pa.concat_tables(keeping.predicted)
         explained = dict(zip(good, explain(loaded, table), strict=True))
     ignored = sorted({
         str(key) for i, row in enumerate(rows) if i not in rejected
