@@ -77,9 +77,13 @@ def choose_windows(monthly: list[tuple[date, int]], last_day: date) -> tuple[Win
         )
     end = last_day + timedelta(days=1)
     if len(months) >= LONG_HISTORY_MONTHS:
-        test_from = _add_months(months[-1][0], -(TEST_MONTHS - 1))
-        valid_from = _add_months(test_from, -VALID_MONTHS)
-        train_from = max(_add_months(valid_from, -TRAIN_MONTHS), months[0][0])
+        # counted in months that hold data: where years are missing (a warehouse holding
+        # 2012-2014 and 2020) the earlier windows move back over the gap instead of falling
+        # into it empty; with no gap these are the calendar's last 12, 12 and 24 months
+        test_index = len(months) - TEST_MONTHS
+        valid_index = test_index - VALID_MONTHS
+        test_from, valid_from = months[test_index][0], months[valid_index][0]
+        train_from = months[max(valid_index - TRAIN_MONTHS, 0)][0]
     else:
         total = sum(rows for _, rows in months)
         test_from = _cut_from_end(months, total * TEST_SHARE, keep=2)

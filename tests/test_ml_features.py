@@ -263,6 +263,16 @@ def test_windows_are_out_of_time_for_a_long_history():
     assert valid.rows == 1200
 
 
+def test_windows_step_over_years_that_are_not_loaded():
+    """2012-2014 and 2020 loaded, 2015-2019 not: validation and training come from before the
+    gap (still out of time), not from empty calendar years."""
+    loaded = _months(date(2012, 1, 1), 36) + _months(date(2020, 1, 1), 12)
+    train, valid, test = choose_windows(loaded, date(2020, 12, 31))
+    assert (test.start, test.end, test.rows) == (date(2020, 1, 1), date(2021, 1, 1), 1200)
+    assert (valid.start, valid.end, valid.rows) == (date(2014, 1, 1), date(2020, 1, 1), 1200)
+    assert (train.start, train.end, train.rows) == (date(2012, 1, 1), date(2014, 1, 1), 2400)
+
+
 def test_a_few_late_reports_from_old_years_do_not_make_a_long_history():
     stray = [(date(2015, 3, 1), 2), (date(2019, 7, 1), 5)]
     train, valid, test = choose_windows(stray + _months(date(2022, 1, 1), 12), date(2022, 12, 31))
