@@ -51,7 +51,7 @@ def test_every_airflow_service_has_the_topologys_environment():
 def test_the_project_settings_it_sets_exist():
     env = COMPOSE["services"]["airflow-scheduler"]["environment"]
     known = set(ENVIRONMENT.values()) | DBT_VARIABLES | {
-        "CRIMEWH_DATA_DIR", "CRIMEWH_ALERT_EMAIL", PROJECT_VARIABLE,
+        "CRIMEWH_DATA_DIR", PROJECT_VARIABLE,
     }  # fmt: skip
     project = {key for key in env if key.startswith("CRIMEWH_")}
     assert project <= known, project - known
