@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 BENCH_INCIDENTS ?= 1000000
 
-.PHONY: help setup system-deps test test-fast test-cluster lint format bench demo docs dashboard up down up-cluster down-cluster clean
+.PHONY: help setup system-deps test test-fast test-slow lint format bench demo docs dashboard up down up-cluster down-cluster clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,10 +32,10 @@ system-deps:  ## Debian's chromium and redis-server, which the browser and clust
 	fi
 
 test: setup  ## run the test suite (the ten slowest tests are listed at the end)
-	$(RUN) pytest -m "not cluster and not installed"
+	$(RUN) pytest -m "not cluster and not installed and not slow"
 
-test-cluster: setup  ## the Celery cluster and the installed wheel (slow; CI runs it after test)
-	$(RUN) pytest -m "cluster or installed"
+test-slow: setup  ## the Celery cluster, the installed wheel, the Chicago outage night (CI runs it after test)
+	$(RUN) pytest -m "cluster or installed or slow"
 
 test-fast: setup  ## unit tests only: no PostgreSQL, moto or Airflow (under 2 minutes)
 	$(RUN) pytest -m "not integration"

@@ -42,10 +42,13 @@ def pytest_configure(config):
         "markers", "integration: starts real servers (the embedded stack, moto, Airflow)"
     )
     config.addinivalue_line(
-        "markers", "cluster: the multi-machine topology as processes (make test-cluster)"
+        "markers", "cluster: the multi-machine topology as processes (make test-slow)"
     )
     config.addinivalue_line(
-        "markers", "installed: the wheel installed in a fresh venv (make test-cluster)"
+        "markers", "installed: the wheel installed in a fresh venv (make test-slow)"
+    )
+    config.addinivalue_line(
+        "markers", "slow: a long end-to-end scenario beside a shorter one (make test-slow)"
     )
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere no safety net
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -1,7 +1,7 @@
 """The multi-machine topology, run here as processes: a backfill spread over two Celery
 workers, and a worker killed mid-load whose task the other one finishes.
 
-Slow (a whole cluster, two backfills): `make test-cluster` runs it, after `make test`.
+Slow (a whole cluster, two backfills): `make test-slow` runs it, after `make test`.
 """
 
 import shutil

@@ -240,6 +240,7 @@ def test_backfill_refuses_a_year_without_a_master_file(airflow, warehouse):
     assert query(warehouse.url, "select count(*) from raw._loads")[0][0] == loads_before
 
 
+@pytest.mark.slow  # a second whole nightly: `make test-slow`, which CI runs after `make test`
 def test_a_chicago_outage_fails_chicago_only(airflow, warehouse):
     """The portal unreachable: the Chicago tasks fail, NIBRS is still built, checked,
     modelled and scored, and the summary says what failed."""
