@@ -347,3 +347,22 @@ def airflow(warehouse, smtp_sink):
         airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
         chicago.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# -- a real browser ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium driven by Playwright (its own browser download cannot work here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: `make system-deps` installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -8,7 +8,6 @@ from elsewhere). A screenshot of each page is saved under the test's own tempora
 and the time until each page's first chart is drawn is printed.
 """
 
-import shutil
 import time
 from urllib.parse import urlsplit
 
@@ -36,23 +35,6 @@ def dashboard(warehouse):
         yield report["url"]
     finally:
         dashboard_runtime.down(settings, echo=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def an_agency(warehouse) -> str:

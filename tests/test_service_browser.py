@@ -3,9 +3,6 @@
 upload it, follow the job to its end, download the result and compare it with
 `crimewh score --file` on the same file."""
 
-import shutil
-
-import pytest
 import test_service as shared
 
 # the service, its stand-in champions and the crimes CSV, as test_service.py sets them up
@@ -14,23 +11,6 @@ champions = shared.champions
 service_env = shared.service_env
 service = shared.service
 crimes_csv = shared.crimes_csv
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_upload_follow_the_job_and_download(

@@ -14,12 +14,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
+from crimewh.processes import (
+    free_port,
+    port_is_free,
+    process_alive,
+    stop_process_group,
+    wait_until_answers,
+)
 from crimewh.settings import Settings
 
 DEFAULT_PORT = 8080
@@ -197,24 +202,15 @@ def down(settings: Settings, *, echo=print, stack_too: bool = True) -> None:
 
 def wait_healthy(port: int, *, process=None, log: Path | None = None, timeout: float = 240):
     url = f"http://localhost:{port}/api/v2/monitor/health"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AirflowError(f"airflow standalone exited ({process.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                health = json.load(response)
-            if all(
-                health.get(part, {}).get("status") == "healthy"
-                for part in ("metadatabase", "scheduler")
-            ):
-                return health
-        except OSError:
-            pass
-        time.sleep(2)
-    raise AirflowError(
-        f"airflow did not become healthy on port {port} in {timeout:.0f}s; see {log}"
-    )
+
+    def healthy():
+        with urllib.request.urlopen(url, timeout=5) as response:
+            health = json.load(response)
+        parts = ("metadatabase", "scheduler")
+        return health if all(health.get(p, {}).get("status") == "healthy" for p in parts) else None
+
+    return wait_until_answers(healthy, what=f"airflow on port {port}", error=AirflowError,
+                              process=process, log=log, timeout=timeout, interval=2)  # fmt: skip
 
 
 def client(settings: Settings):

@@ -13,11 +13,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
+from crimewh.processes import (
+    free_port,
+    port_is_free,
+    process_alive,
+    stop_process_group,
+    wait_until_answers,
+)
 from crimewh.settings import Settings
 
 DEFAULT_PORT = 8501  # Streamlit's own
@@ -116,20 +121,13 @@ def url(port: int) -> str:
 def wait_healthy(port: int, *, process=None, log: Path | None = None, timeout: float = 60):
     """Until Streamlit's health endpoint answers ``ok``."""
     health = f"http://127.0.0.1:{port}/_stcore/health"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise DashboardError(f"streamlit exited ({process.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise DashboardError(
-        f"the dashboard did not answer on port {port} in {timeout:.0f} s; see {log}"
-    )
+
+    def ok():
+        with urllib.request.urlopen(health, timeout=2) as response:
+            return True if response.read().strip() == b"ok" else None
+
+    wait_until_answers(ok, what=f"the dashboard on port {port}", error=DashboardError,
+                       process=process, log=log, timeout=timeout)  # fmt: skip
 
 
 def _report(settings: Settings, port: int) -> dict:

@@ -82,6 +82,23 @@ def stop_process_group(pgid: int, *, timeout: float = 30.0) -> bool:
     return False
 
 
+def wait_until_answers(check, *, what: str, error: type[Exception], process=None, log=None,
+                       timeout: float, interval: float = 0.3):  # fmt: skip
+    """Poll ``check()`` until it returns something other than None (an ``OSError``, such as
+    a refused connection, counts as not yet), and return that. Raise ``error`` naming
+    ``what`` and its log if the server's ``process`` exits or ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise error(f"{what} exited ({process.returncode}); see {log}")
+        with contextlib.suppress(OSError):
+            answer = check()
+            if answer is not None:
+                return answer
+        time.sleep(interval)
+    raise error(f"{what} did not answer in {timeout:.0f} s; see {log}")
+
+
 def _signal_group(pgid: int, signum: int) -> bool:
     try:
         os.killpg(pgid, signum)

@@ -14,13 +14,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crimewh.processes import free_port, port_is_free, process_alive, stop_process_group
+from crimewh.processes import (
+    free_port,
+    port_is_free,
+    process_alive,
+    stop_process_group,
+    wait_until_answers,
+)
 
 if TYPE_CHECKING:
     from crimewh.settings import Settings
@@ -142,15 +147,13 @@ def status(settings: Settings) -> dict:
 def wait_ready(url: str, *, process=None, log: Path | None = None,
                timeout: float = START_TIMEOUT_S) -> None:  # fmt: skip
     """Until ``/health`` answers at all (503 included: a service without models is up)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise ServiceError(f"the service exited ({process.returncode}); see {log}")
+
+    def answers():
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise ServiceError(f"the service did not answer on {url} in {timeout:.0f}s; see {log}")
+                return True
+        except urllib.error.HTTPError:  # an answer all the same
+            return True
+
+    wait_until_answers(answers, what=f"the service on {url}", error=ServiceError,
+                       process=process, log=log, timeout=timeout)  # fmt: skip
