@@ -28,7 +28,11 @@ DAG_PARSE_BUDGET_S = 2.0  # per DAG file, within Airflow's 30 s import timeout b
 
 
 def run_benchmarks(
-    folder: Path, *, incidents: int, only: tuple[str, ...] = BENCHMARKS
+    folder: Path,
+    *,
+    incidents: int,
+    only: tuple[str, ...] = BENCHMARKS,
+    keep_warehouse: bool = False,
 ) -> Iterator[dict]:
     """The benchmarks named in ``only``, in order; load measures what decode wrote."""
     from testkit.bench_chicago import bench_pull
@@ -45,7 +49,7 @@ def run_benchmarks(
     if "dag_parse" in only:
         yield bench_dag_parse(folder / "dag_parse")
     if "pipeline" in only:
-        yield from bench_pipeline(folder, incidents=incidents)
+        yield from bench_pipeline(folder, incidents=incidents, keep_warehouse=keep_warehouse)
     if "dag_dbt" in only:
         yield bench_dag_dbt(folder, incidents=incidents)
     if "dashboard" in only:
@@ -287,7 +291,7 @@ PIPELINE_TARGETS = {"total_s": 1800, "dbt_s": 600, "peak_rss_mb": 6144, "warehou
 FULL_YEAR = 8_000_000
 
 
-def bench_pipeline(folder: Path, *, incidents: int) -> Iterator[dict]:
+def bench_pipeline(folder: Path, *, incidents: int, keep_warehouse: bool = False) -> Iterator[dict]:
     """A synthetic year through every step the nightly runs for it, each a `crimewh` command
     in a child process on a fresh embedded warehouse: ingest (decode, gate, lake, load), dbt
     for the year, the marts gate, training and scoring the clearance model.
@@ -296,6 +300,8 @@ def bench_pipeline(folder: Path, *, incidents: int) -> Iterator[dict]:
     and the PostgreSQL server's share apart), the largest process's peak memory (the
     command's, and the server's backends sampled), rows and rows per second; then the total,
     the warehouse's size per schema, and the targets for a full year scaled to this size.
+    Each step's output is written beside the warehouse as ``<step>.log``; with
+    ``keep_warehouse`` the stopped warehouse stays too (for the dashboard at this size).
     """
     import shutil
 
@@ -327,7 +333,8 @@ def bench_pipeline(folder: Path, *, incidents: int) -> Iterator[dict]:
     totals = {"wall_s": 0.0, "cpu_s": 0.0, "server_cpu_s": 0.0, "peak_rss_mb": 0.0}
     try:
         for name, argv in steps:
-            step = _measured_step(argv, env, data_dir / "stack" / "postgres")
+            log_path = data_dir.parent / f"{name}.log"
+            step = _measured_step(argv, env, data_dir / "stack" / "postgres", log_path)
             rows = incidents if name != "ingest" else _raw_rows(settings)
             result = {"bench": "pipeline", "step": name, "incidents": incidents, **step,
                       "rows": rows, "rows_per_s": round(rows / step["wall_s"])}  # fmt: skip
@@ -357,10 +364,11 @@ def bench_pipeline(folder: Path, *, incidents: int) -> Iterator[dict]:
         }
     finally:
         stack.down(settings, echo=lambda _: None)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not keep_warehouse:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measured_step(argv: list[str], env: dict, pgdata: Path) -> dict:
+def _measured_step(argv: list[str], env: dict, pgdata: Path, log_path: Path) -> dict:
     """Run one step; its wall time, its own and the server's CPU time and peak memory."""
     import threading
 
@@ -382,14 +390,15 @@ def _measured_step(argv: list[str], env: dict, pgdata: Path) -> dict:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     stop.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}; its log: {log_path}")
     return {
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
@@ -472,7 +481,9 @@ def bench_dag_dbt(folder: Path, *, incidents: int) -> dict:
     try:
         subprocess.run([*crimewh, "nibrs", "ingest", "--year", year, "--zip", str(zip_path)],
                        env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
-        before = _measured_step(plain, env, data_dir / "stack" / "postgres")["wall_s"]
+        before = _measured_step(
+            plain, env, data_dir / "stack" / "postgres", data_dir.parent / "dbt-before.log"
+        )["wall_s"]
         airflow_runtime.up(settings, port=free_port(), extra_env=extra, echo=lambda _: None)
         api = airflow_runtime.client(settings)
         api.wait_for_dags({"nibrs_year_backfill"})
@@ -483,7 +494,9 @@ def bench_dag_dbt(folder: Path, *, incidents: int) -> dict:
         group = [ti for ti in api.task_instances("nibrs_year_backfill", run["dag_run_id"])
                  if ti["task_id"].startswith("nibrs_dbt.")]  # fmt: skip
         airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
-        after = _measured_step(plain, env, data_dir / "stack" / "postgres")["wall_s"]
+        after = _measured_step(
+            plain, env, data_dir / "stack" / "postgres", data_dir.parent / "dbt-after.log"
+        )["wall_s"]
     finally:
         airflow_runtime.down(settings, echo=lambda _: None, stack_too=False)
         stack.down(settings, echo=lambda _: None)

@@ -123,7 +123,10 @@ def _bench(args: argparse.Namespace) -> int:
 
     only = tuple(args.only or BENCHMARKS)
     folder = settings().data_dir / "bench"
-    for result in run_benchmarks(folder, incidents=args.incidents, only=only):
+    results = run_benchmarks(
+        folder, incidents=args.incidents, only=only, keep_warehouse=args.keep_warehouse
+    )
+    for result in results:
         print(json.dumps(result), flush=True)
     return 0
 
@@ -208,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only", action="append", choices=BENCHMARKS,
         help="run this benchmark only (repeatable; load runs decode first)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--keep-warehouse", action="store_true",
+        help="pipeline: leave its warehouse (stopped) and each step's log under the bench folder",
     )  # fmt: skip
     bench.set_defaults(handler=_bench)
     return parser
