@@ -5,9 +5,9 @@ from __future__ import annotations
 PURPOSE = {
     "clearance": (
         "Estimates how likely a NIBRS Group A incident is to be cleared (by arrest or "
-        "exceptionally), and with the three-class model which way, from what the incident "
-        "report says when it is filed. For research on clearance and for triage of case "
-        "review queues."
+        "exceptionally), and which way (P(arrest | cleared) from a second booster), from "
+        "what the incident report says when it is filed. For research on clearance and for "
+        "triage of case review queues."
     ),
     "arrest": (
         "Estimates how likely a Chicago crime report is to end with an arrest, from what the "
@@ -123,7 +123,8 @@ def render(evaluation: dict) -> str:
         aucs = ", ".join(f"{c} {_num(v)}" for c, v in classes["roc_auc_one_vs_rest"].items())
         lines += [
             "",
-            f"Three classes: log loss {_num(classes['log_loss'])}, accuracy "
+            f"Three classes ({classes.get('stages', 'one softmax booster')}): log loss "
+            f"{_num(classes['log_loss'])}, accuracy "
             f"{_num(classes['accuracy'])}, macro F1 {_num(classes['macro_f1'])}; "
             f"one-vs-rest AUC {aucs}.",
         ]

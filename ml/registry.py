@@ -3,7 +3,8 @@
 Layout under the lake (a folder or S3, through the lake's own pyarrow filesystem)::
 
     <lake>/ml/models/<model>/<version>/model.ubj          the binary booster (XGBoost UBJSON)
-                                       model_classes.ubj  the three-class booster (clearance)
+                                       model_cleared_arrest.ubj  P(arrest | cleared), clearance
+                                       model_classes.ubj  a three-class booster (older versions)
                                        features.json      the feature spec and its vocabularies
                                        metrics.json       the evaluation (what --json prints)
                                        card.md            the model card
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from crimewh.settings import Settings
 
 MANIFEST = "manifest.json"
+MAIN = "model.ubj"
+CLEARED_ARREST = "model_cleared_arrest.ubj"
+CLASSES = "model_classes.ubj"  # versions trained before the two-stage classes
 CHAMPION = "champion.json"
 _VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
@@ -133,17 +137,19 @@ class Registry:
 
         manifest = self.manifest(model, version)
         features = FittedFeatures.from_json(self.read_json(model, version, "features.json"))
-        boosters = {}
-        for name in ("model.ubj", "model_classes.ubj"):
-            if name in manifest["files"]:
-                boosters[name] = _booster(self.read(model, version, name))
+        boosters = {
+            name: _booster(self.read(model, version, name))
+            for name in (MAIN, CLEARED_ARREST, CLASSES)
+            if name in manifest["files"]
+        }
         return LoadedModel(
             model,
             version,
             manifest,
             features,
-            boosters.get("model.ubj"),
-            boosters.get("model_classes.ubj"),
+            boosters.get(MAIN),
+            cleared_arrest_booster=boosters.get(CLEARED_ARREST),
+            class_booster=boosters.get(CLASSES),
         )
 
     def load_champion(self, model: str) -> LoadedModel:
@@ -157,15 +163,27 @@ class Registry:
 
 
 class LoadedModel:
-    """A registered version, ready to predict."""
+    """A registered version, ready to predict.
 
-    def __init__(self, model, version, manifest, features, booster, class_booster=None):
+    Clearance's three classes come in two stages: the main booster's P(cleared), split by
+    ``cleared_arrest_booster``'s P(arrest | cleared) into arrest and exceptional means, so the
+    classes always agree with the main probability. Versions trained before that carry one
+    three-class booster (``class_booster``), which still predicts for them.
+    """
+
+    def __init__(self, model, version, manifest, features, booster, *,
+                 cleared_arrest_booster=None, class_booster=None):  # fmt: skip
         self.model = model
         self.version = version
         self.manifest = manifest
         self.features = features
         self.booster = booster
+        self.cleared_arrest_booster = cleared_arrest_booster
         self.class_booster = class_booster
+
+    @property
+    def has_classes(self) -> bool:
+        return self.cleared_arrest_booster is not None or self.class_booster is not None
 
     def predict(self, table, *, contributions: bool = False):
         """P(positive) per row, and the per-feature log-odds contributions if asked."""
@@ -175,10 +193,30 @@ class LoadedModel:
             return probability
         return probability, self.booster.predict(matrix, pred_contribs=True)
 
+    def class_probabilities(self, dmatrix, probability):
+        """P(open), P(arrest), P(exceptional) per row (n x 3), given the main booster's
+        ``probability`` for the same ``dmatrix``; None for a model without classes."""
+        if self.cleared_arrest_booster is not None:
+            return split_cleared(probability, self.cleared_arrest_booster.predict(dmatrix))
+        if self.class_booster is not None:
+            return self.class_booster.predict(dmatrix)
+        return None
+
     def predict_classes(self, table):
-        if self.class_booster is None:
+        if not self.has_classes:
             return None
-        return self.class_booster.predict(self.features.dmatrix(table))
+        matrix = self.features.dmatrix(table)
+        return self.class_probabilities(matrix, self.booster.predict(matrix))
+
+
+def split_cleared(p_cleared, p_arrest_given_cleared):
+    """Open, arrest and exceptional probabilities from P(cleared) and P(arrest | cleared)."""
+    import numpy as np
+
+    return np.column_stack(
+        (1 - p_cleared, p_cleared * p_arrest_given_cleared,
+         p_cleared * (1 - p_arrest_given_cleared))
+    )  # fmt: skip
 
 
 def _booster(raw: bytes):

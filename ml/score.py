@@ -77,7 +77,7 @@ def _ddl(loaded: LoadedModel) -> str:
         "    scored_partition text not null,\n"
         f"    {spec.key} {spec.key_type} not null,\n"
         "    probability real not null,\n"
-        + (classes if loaded.class_booster is not None else "")
+        + (classes if loaded.has_classes else "")
         + f"{contributions}\n) partition by list (scored_partition)"
     )
 
@@ -179,8 +179,8 @@ def _scores_batch(loaded: LoadedModel, rows: pa.Table, method: str) -> pa.Table:
         spec.key: rows.column("row_key").cast(key_type),
         "probability": pa.array(probability.astype(np.float32)),
     }
-    if loaded.class_booster is not None:
-        classes = loaded.class_booster.predict(dmatrix).astype(np.float32)
+    if loaded.has_classes:
+        classes = loaded.class_probabilities(dmatrix, probability).astype(np.float32)
         for j, name in enumerate(CLASS_COLUMNS):
             columns[name] = pa.array(classes[:, j])
     for k in range(TOP_CONTRIBUTIONS):

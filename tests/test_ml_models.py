@@ -521,6 +521,7 @@ def test_clearance_scores_carry_the_three_classes(ml_env, clearance):
     rows = query(ml_env.settings, "select * from ml.clearance_scores limit 200").to_pylist()
     for row in rows:
         assert row["p_open"] + row["p_arrest"] + row["p_exceptional"] == pytest.approx(1, 1e-4)
+        assert row["p_open"] == pytest.approx(1 - row["probability"], abs=1e-5)
         assert row["top_feature_1"] is not None
         assert row["top_value_1"]
     methods = query(

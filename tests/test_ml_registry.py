@@ -92,7 +92,7 @@ def test_versions_champion_and_loading(settings):
     probability = loaded.predict(rows)
     district = rows.column("district").to_numpy(zero_copy_only=False)
     assert probability[district == "002"].min() > probability[district != "002"].max()
-    assert loaded.class_booster is None
+    assert not loaded.has_classes
 
 
 def test_names_are_checked(settings):
@@ -101,3 +101,48 @@ def test_names_are_checked(settings):
         registry.read("arrest", "../../etc", "model.ubj")
     with pytest.raises(MLError, match="not a model name"):
         registry.versions("Arrest/..")
+
+
+def test_class_split_in_two_stages_and_older_softmax_versions(settings):
+    """New versions split P(cleared) with P(arrest | cleared), so the classes agree with the
+    main probability; a version saved before that, with one softmax booster, still loads and
+    predicts its classes."""
+    registry = Registry(settings)
+    files, fitted, rows = small_model(seed=3)
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 3, rows.num_rows)
+    params = {"tree_method": "hist", "nthread": 1}
+    cleared = classes > 0
+    stage = xgb.train(
+        {**params, "objective": "binary:logistic"},
+        fitted.dmatrix(rows.filter(pa.array(cleared)), (classes[cleared] == 1).astype(int)),
+        num_boost_round=3,
+    )
+    softmax = xgb.train(
+        {**params, "objective": "multi:softprob", "num_class": 3},
+        fitted.dmatrix(rows, classes),
+        num_boost_round=3,
+    )
+    two_stage, older = new_version(), new_version()
+    registry.save(
+        "clearance",
+        two_stage,
+        {**files, "model_cleared_arrest.ubj": bytes(stage.save_raw("ubj"))},
+        {},
+    )
+    registry.save("clearance", older,
+                  {**files, "model_classes.ubj": bytes(softmax.save_raw("ubj"))}, {})  # fmt: skip
+
+    loaded = registry.load("clearance", two_stage)
+    split = loaded.predict_classes(rows)
+    p_cleared = loaded.predict(rows)
+    assert split.shape == (rows.num_rows, 3)
+    np.testing.assert_allclose(split[:, 0], 1 - p_cleared, atol=1e-6)
+    np.testing.assert_allclose(split.sum(1), 1, atol=1e-6)
+    np.testing.assert_allclose(split[:, 1] / p_cleared, stage.predict(fitted.dmatrix(rows)),
+                               rtol=1e-5)  # fmt: skip
+
+    legacy = registry.load("clearance", older)
+    assert legacy.has_classes
+    np.testing.assert_allclose(legacy.predict_classes(rows), softmax.predict(fitted.dmatrix(rows)),
+                               rtol=1e-6)  # fmt: skip

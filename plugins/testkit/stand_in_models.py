@@ -56,7 +56,8 @@ def register_arrest(
 def register_clearance(
     settings: Settings, *, rows: int = 2000, rounds: int = 10, depth: int = 3, seed: int = 7
 ) -> str:
-    """A clearance champion (binary and three-class) on random incidents; its version."""
+    """A clearance champion (P(cleared) and P(arrest | cleared)) on random incidents; its
+    version."""
     import numpy as np
     import pyarrow as pa
     import xgboost as xgb
@@ -80,9 +81,10 @@ def register_clearance(
     params = {"max_depth": depth, "eta": 0.1, "nthread": 2, "seed": seed, "tree_method": "hist"}
     booster = xgb.train({**params, "objective": "binary:logistic"},
                         fitted.dmatrix(table, label=outcome), num_boost_round=rounds)  # fmt: skip
+    cleared = classes > 0
     class_booster = xgb.train(
-        {**params, "objective": "multi:softprob", "num_class": 3},
-        fitted.dmatrix(table, label=classes),
+        {**params, "objective": "binary:logistic"},
+        fitted.dmatrix(table.filter(pa.array(cleared)), label=(classes[cleared] == 1).astype(int)),
         num_boost_round=rounds,
     )
     return _register(settings, "clearance", fitted, booster, class_booster, outcome, table)
@@ -117,7 +119,7 @@ def _register(settings, model, fitted, booster, class_booster, label, table) -> 
         ).encode(),
     }
     if class_booster is not None:
-        files["model_classes.ubj"] = bytes(class_booster.save_raw("ubj"))
+        files["model_cleared_arrest.ubj"] = bytes(class_booster.save_raw("ubj"))
     manifest = {
         "model": model,
         "version": version,
