@@ -64,6 +64,10 @@ def run_benchmarks(
         from testkit.bench_service import bench_batch
 
         yield bench_batch(folder / "service")
+    if "cluster" in only:  # opt-in, never in BENCHMARKS: two whole clusters, most of an hour
+        from testkit.bench_cluster import bench_cluster
+
+        yield from bench_cluster(folder / "cluster", incidents_per_year=incidents)
 
 
 def synthetic_year(folder: Path, *, incidents: int, year: int = BENCH_YEAR) -> Path:
