@@ -1,6 +1,6 @@
 """Scoring with the champion: mart rows into ``ml.<model>_scores``.
 
-Batch scoring (``score(settings, model)``, the DAG's task and ``crimewh score <model>``)
+Batch scoring (``score(workspace, model)``, the DAG's task and ``crimewh score <model>``)
 finds the partitions of the mart (a Chicago year, a NIBRS data year) that the champion has
 not scored, or whose mart rows were reloaded since, and replaces each such partition of the
 scores table in one transaction: the scores go into a new table, which then takes the old

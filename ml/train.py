@@ -1,6 +1,6 @@
 """Train, evaluate, register and (if it wins) promote a model; decide when one is due.
 
-``train(settings, "clearance" | "arrest")`` is what ``crimewh train`` and the nightly DAG run:
+``train(workspace, "clearance" | "arrest")`` is what ``crimewh train`` and the nightly DAG run:
 
 1. count the mart's eligible rows per month and cut the out-of-time windows
    (``ml.evaluate.choose_windows``), leaving out the newest days whose labels are still
