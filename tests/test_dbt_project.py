@@ -179,6 +179,7 @@ def test_marts_have_enforced_contracts_and_documented_typed_columns(manifest):
         "agg_nibrs_agency_year_offenses",
         "fct_chicago_crimes",
         "agg_chicago_arrests",
+        "agg_chicago_type_hours",
         "fct_nibrs_incidents_labelled",
     }
     # one naming scheme: fct_ facts, dim_ dimensions, agg_ aggregates, *_labelled views
