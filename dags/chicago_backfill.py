@@ -10,7 +10,7 @@ interrupted pull resumes from its last page.
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from crimewh.dag_support import (
+from crimewh_orchestration.dag_support import (
     WAREHOUSE_POOL,
     Tag,
     assets,
@@ -41,7 +41,7 @@ FIRST_YEAR = 2001  # the dataset starts in 2001
 def chicago_backfill():
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["chicago_lake"], ASSETS["chicago_raw"]])
     def pull_years() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         params = get_current_context()["params"]
         first, last = int(params["first_year"]), int(params["last_year"])

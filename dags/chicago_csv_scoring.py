@@ -16,8 +16,8 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from crimewh.dag_support import Tag, default_args, task_settings
-from crimewh.service.jobs import DAG_ID, on_task_failure
+from crimewh_orchestration.dag_support import Tag, default_args, task_settings
+from crimewh_orchestration.service.jobs import DAG_ID, on_task_failure
 
 
 @dag(
@@ -35,7 +35,7 @@ from crimewh.service.jobs import DAG_ID, on_task_failure
 def chicago_csv_scoring():
     @task(on_failure_callback=on_task_failure)
     def score_upload() -> dict:
-        from crimewh.service.jobs import JobInputError, run_job
+        from crimewh_orchestration.service.jobs import JobInputError, run_job
 
         context = get_current_context()
         try:

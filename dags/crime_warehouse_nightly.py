@@ -21,7 +21,7 @@ Every step is idempotent: rerunning the night changes nothing that is already th
 
 from airflow.sdk import chain, dag, get_current_context, task
 
-from crimewh.dag_support import (
+from crimewh_orchestration.dag_support import (
     NIGHTLY_TIMEZONE,
     WAREHOUSE_POOL,
     Tag,
@@ -49,13 +49,13 @@ ASSETS = assets()
 def crime_warehouse_nightly():
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["chicago_lake"], ASSETS["chicago_raw"]])
     def chicago_pull() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.chicago_pull(task_settings())
 
     @task
     def nibrs_landed_years() -> list[int]:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.nibrs_landed_years(task_settings())
 
@@ -65,32 +65,32 @@ def crime_warehouse_nightly():
         outlets=[ASSETS["nibrs_lake"], ASSETS["nibrs_raw"]],
     )
     def nibrs_ingest(year: int) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.nibrs_ingest(task_settings(), year)
 
     @task(outlets=[ASSETS["marts"]], trigger_rule="all_done")
     def quality_gate() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.quality_marts(task_settings())
 
     @task
     def train_if_due(model: str) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.train_if_due(task_settings(), model)
 
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["ml_scores"]])
     def score(model: str) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.score(task_settings(), model)
 
     @task(trigger_rule="all_done")
     def summary(chicago, nibrs, gate, trained_clearance, trained_arrest, scored_clearance,
                 scored_arrest) -> dict:  # fmt: skip
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         # a slice of a mapped task's results is one request; iterating them would ask for
         # the index past the end, which the task SDK logs as an "XCom not found" error

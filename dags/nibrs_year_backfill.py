@@ -17,7 +17,7 @@ warehouse.
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from crimewh.dag_support import (
+from crimewh_orchestration.dag_support import (
     WAREHOUSE_POOL,
     Tag,
     assets,
@@ -25,7 +25,7 @@ from crimewh.dag_support import (
     default_args,
     task_settings,
 )
-from crimewh.pipeline import nibrs_years
+from crimewh_orchestration.pipeline import nibrs_years
 
 ASSETS = assets()
 
@@ -55,37 +55,37 @@ ASSETS = assets()
 def nibrs_year_backfill():
     @task
     def year() -> int:
-        from crimewh.pipeline import check_nibrs_year
+        from crimewh_orchestration.pipeline import check_nibrs_year
 
         return check_nibrs_year(get_current_context()["params"]["year"])
 
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["nibrs_lake"], ASSETS["nibrs_raw"]])
     def ingest(year: int) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.nibrs_ingest(task_settings(), year, force=True)
 
     @task
     def quality_gate() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.quality_marts(task_settings())
 
     @task
     def train_if_due() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.train_if_due(task_settings(), "clearance")
 
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["ml_scores"]])
     def score() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.score(task_settings(), "clearance")
 
     @task
     def summary(year: int, ingested: dict, scored: dict) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.run_summary(
             task_settings(), {"year": year, "nibrs": ingested, "scores": scored}

@@ -14,8 +14,14 @@ backfill that failed part-way is resumed by triggering it again.
 import pendulum
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from crimewh.dag_support import WAREHOUSE_POOL, Tag, assets, default_args, task_settings
-from crimewh.pipeline import nibrs_years
+from crimewh_orchestration.dag_support import (
+    WAREHOUSE_POOL,
+    Tag,
+    assets,
+    default_args,
+    task_settings,
+)
+from crimewh_orchestration.pipeline import nibrs_years
 
 ASSETS = assets()
 
@@ -44,14 +50,14 @@ def _year_param(title: str) -> Param:
 def nibrs_years_backfill():
     @task
     def years() -> list[int]:
-        from crimewh.pipeline import nibrs_year_range
+        from crimewh_orchestration.pipeline import nibrs_year_range
 
         params = get_current_context()["params"]
         return nibrs_year_range(params["first_year"], params["last_year"])
 
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["nibrs_lake"], ASSETS["nibrs_raw"]])
     def ingest(year: int) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         force = bool(get_current_context()["params"]["force"])
         return pipeline.nibrs_ingest(task_settings(), year, force=force)
@@ -59,13 +65,13 @@ def nibrs_years_backfill():
     # one `dbt build` of all the years: the marts are rebuilt a year partition at a time
     @task(pool=WAREHOUSE_POOL, outlets=[ASSETS["marts"]])
     def dbt_build(years: list[int]) -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.dbt_build(task_settings(), nibrs_years=years, select=["tag:nibrs"])
 
     @task
     def quality_gate() -> dict:
-        from crimewh import pipeline
+        from crimewh_orchestration import pipeline
 
         return pipeline.quality_marts(task_settings())
 

@@ -14,9 +14,10 @@ MODELS = ("clearance", "arrest")
 def versions(model: str) -> list[dict]:
     """Every complete version, newest first: its metrics.json, and whether it is champion."""
     from crimewh.settings import settings
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.registry import Registry
 
-    registry = Registry(settings())
+    registry = Registry(ml_workspace(settings()))
     champion = (registry.champion(model) or {}).get("version")
     found = []
     for version in reversed(registry.versions(model)):
@@ -28,6 +29,7 @@ def versions(model: str) -> list[dict]:
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def card(model: str, version: str) -> str:
     from crimewh.settings import settings
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.registry import Registry
 
-    return Registry(settings()).read(model, version, "card.md").decode()
+    return Registry(ml_workspace(settings())).read(model, version, "card.md").decode()

@@ -323,9 +323,9 @@ CHICAGO_BY_COMMUNITY_AREA = _q(
 CHICAGO_BY_TYPE = _q(
     "chicago_by_type",
     """
-    select primary_type, count(*) as crimes, count(*) filter (where arrest) as arrests,
-        round(avg(arrest::int), 4) as arrest_rate
-    from marts.fct_chicago_crimes
+    select primary_type, sum(crime_count) as crimes, sum(arrest_count) as arrests,
+        round(sum(arrest_count)::numeric / nullif(sum(crime_count), 0), 4) as arrest_rate
+    from marts.agg_chicago_type_hours
     where year = %(year)s
     group by primary_type
     order by crimes desc
@@ -334,8 +334,8 @@ CHICAGO_BY_TYPE = _q(
 CHICAGO_HOUR_WEEKDAY = _q(
     "chicago_hour_weekday",
     """
-    select day_of_week, hour, count(*) as crimes
-    from marts.fct_chicago_crimes
+    select day_of_week, hour, sum(crime_count) as crimes
+    from marts.agg_chicago_type_hours
     where year = %(year)s
     group by day_of_week, hour
     order by day_of_week, hour

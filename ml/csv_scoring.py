@@ -56,7 +56,7 @@ from ml.db import MLError
 from ml.features import REQUIRED_SOURCE_FIELDS, FieldError, api_field, chicago_source_features
 
 if TYPE_CHECKING:
-    from crimewh.settings import Settings
+    from ml.db import Workspace
     from ml.registry import LoadedModel
 
 SCORER_COLUMNS = ("arrest_probability", "model_version", "error")
@@ -310,7 +310,7 @@ def score_rows(
     # the required fields always, so that rows without them still count as rows
     names = dict.fromkeys([*REQUIRED_SOURCE_FIELDS, *(k for row in normalized for k in row)])
     columns = {name: [row.get(name) for row in normalized] for name in names}
-    source = chicago_source_features(columns, loaded.features.spec)
+    source = chicago_source_features(columns, loaded.features.spec, loaded.seeds_dir)
     good = np.array([k for k in range(len(todo)) if k not in source.field_errors], np.int64)
     probability = np.full(len(todo), np.nan)
     if good.size:
@@ -362,7 +362,7 @@ def write_scored_csv(
 
 
 # -- the whole file ------------------------------------------------------------------------------
-def score_csv(settings: Settings, path: Path, out: Path | None = None) -> dict:
+def score_csv(workspace: Workspace, path: Path, out: Path | None = None) -> dict:
     """Score a CSV of Chicago crimes with the arrest champion; write it back with the scores.
 
     The file is read and checked before the champion is loaded, so a file that is not a CSV
@@ -371,7 +371,7 @@ def score_csv(settings: Settings, path: Path, out: Path | None = None) -> dict:
     from ml.registry import Registry
 
     crimes = read_crimes_csv(path)
-    loaded = Registry(settings).load_champion("arrest")
+    loaded = Registry(workspace).load_champion("arrest")
     return _score_and_write(loaded, crimes, out)
 
 

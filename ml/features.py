@@ -412,10 +412,8 @@ class FittedFeatures:
             matrix[:, j] = values.to_numpy(zero_copy_only=False)  # nulls become NaN
         return matrix
 
-    def dmatrix(self, table: pa.Table, label=None, *, nthread: int | None = None):
+    def dmatrix(self, table: pa.Table, label=None, *, nthread: int = 2):
         import xgboost as xgb
-
-        from ml.db import nthread as default_nthread
 
         return xgb.DMatrix(
             self.encode(table),
@@ -423,7 +421,7 @@ class FittedFeatures:
             feature_names=self.spec.feature_names,
             feature_types=self.feature_types,
             enable_categorical=True,
-            nthread=nthread or default_nthread(),
+            nthread=nthread,
         )
 
     def describe(self, name: str, value: float) -> str:
@@ -496,26 +494,24 @@ def api_field(header: str) -> str | None:
     return text if text in DISPLAY_NAMES.values() else None
 
 
-def chicago_seeds() -> Path:
-    """The dbt project's Chicago seeds, in the settings' project folder."""
-    from crimewh.settings import project_dir
-
-    return project_dir() / "dbt_project" / "seeds" / "chicago"
+def chicago_seeds(seeds_dir: Path) -> Path:
+    """The Chicago seeds in the dbt project's seeds folder (a workspace's ``seeds_dir``)."""
+    return Path(seeds_dir) / "chicago"
 
 
 @cache
-def location_groups() -> dict[str, str]:
+def location_groups(seeds_dir: Path) -> dict[str, str]:
     """``ref.chicago_location_groups``, from the dbt seed that builds it."""
-    with (chicago_seeds() / "chicago_location_groups.csv").open(newline="") as handle:
+    with (chicago_seeds(seeds_dir) / "chicago_location_groups.csv").open(newline="") as handle:
         return {
             row["location_description"]: row["location_group"] for row in csv.DictReader(handle)
         }
 
 
 @cache
-def arrest_generated_types() -> frozenset[str]:
+def arrest_generated_types(seeds_dir: Path) -> frozenset[str]:
     """Primary types whose reports exist because of the arrest (``ref.chicago_primary_types``)."""
-    with (chicago_seeds() / "chicago_primary_types.csv").open(newline="") as handle:
+    with (chicago_seeds(seeds_dir) / "chicago_primary_types.csv").open(newline="") as handle:
         return frozenset(
             row["primary_type"]
             for row in csv.DictReader(handle)
@@ -546,21 +542,25 @@ class SourceRows:
     field_errors: dict[int, list[FieldError]] = field(default_factory=dict)
 
 
-def chicago_source_features(columns: dict[str, list[str | None]], spec: ModelSpec) -> SourceRows:
+def chicago_source_features(
+    columns: dict[str, list[str | None]], spec: ModelSpec, seeds_dir: Path
+) -> SourceRows:
     """The arrest model's feature columns from rows in the dataset's own schema.
 
     ``columns`` maps API field names to the rows' text values (the portal CSV export's
     strings or the API's). Each value is checked the way the staging model types it, and
     the coordinates against the box the quality gate holds the City's batches to; a row with
     a value it cannot read, a location outside Chicago, or a type the model does not cover
-    gets an error naming the field and null features, and the other rows go on.
+    gets an error naming the field and null features, and the other rows go on. The
+    location groups and the arrest-generated types come from the dbt seeds in ``seeds_dir``,
+    as the marts' do.
     """
     rows = _SourceColumns(columns)
     when = _moments(rows.column("date"), rows.fail)
     primary_type = rows.text("primary_type", upper=True)
-    _check_primary_types(rows, primary_type, spec)
+    _check_primary_types(rows, primary_type, spec, seeds_dir)
     description = rows.text("location_description", upper=True)
-    groups = location_groups()
+    groups = location_groups(seeds_dir)
     latitude, longitude, has_coordinates = _coordinates(rows)
     hour = [m.hour if m else None for m in when]
     weekday = [m.weekday() if m else None for m in when]
@@ -676,8 +676,11 @@ class _SourceColumns:
         return SourceRows(pa.table(arrays), joined, self.errors)
 
 
-def _check_primary_types(rows: _SourceColumns, primary_type: list, spec: ModelSpec) -> None:
-    excluded = arrest_generated_types() if spec.options.get("exclude_on_view") else frozenset()
+def _check_primary_types(
+    rows: _SourceColumns, primary_type: list, spec: ModelSpec, seeds_dir: Path
+) -> None:
+    on_view = spec.options.get("exclude_on_view")
+    excluded = arrest_generated_types(seeds_dir) if on_view else frozenset()
     for i, value in enumerate(primary_type):
         if value is None:
             rows.fail(i, "primary_type", "primary_type is empty")

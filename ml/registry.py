@@ -24,10 +24,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ml.db import MLError, nthread
+from ml.db import MLError
 
 if TYPE_CHECKING:
-    from crimewh.settings import Settings
+    from pathlib import Path
+
+    from ml.db import Workspace
 
 MANIFEST = "manifest.json"
 MAIN = "model.ubj"
@@ -43,10 +45,9 @@ def new_version(now: datetime | None = None) -> str:
 
 
 class Registry:
-    def __init__(self, settings: Settings):
-        from crimewh.lake import Lake
-
-        lake = Lake.from_settings(settings)
+    def __init__(self, workspace: Workspace):
+        lake = workspace.lake
+        self.workspace = workspace
         self.fs = lake.fs
         self.base = f"{lake.root}/ml/models"
         self.url = f"{lake.url}/ml/models"
@@ -138,7 +139,7 @@ class Registry:
         manifest = self.manifest(model, version)
         features = FittedFeatures.from_json(self.read_json(model, version, "features.json"))
         boosters = {
-            name: _booster(self.read(model, version, name))
+            name: _booster(self.read(model, version, name), self.workspace.nthread)
             for name in (MAIN, CLEARED_ARREST, CLASSES)
             if name in manifest["files"]
         }
@@ -150,6 +151,8 @@ class Registry:
             boosters.get(MAIN),
             cleared_arrest_booster=boosters.get(CLEARED_ARREST),
             class_booster=boosters.get(CLASSES),
+            nthread=self.workspace.nthread,
+            seeds_dir=self.workspace.seeds_dir,
         )
 
     def load_champion(self, model: str) -> LoadedModel:
@@ -172,7 +175,8 @@ class LoadedModel:
     """
 
     def __init__(self, model, version, manifest, features, booster, *,
-                 cleared_arrest_booster=None, class_booster=None):  # fmt: skip
+                 cleared_arrest_booster=None, class_booster=None, nthread: int = 2,
+                 seeds_dir: Path | None = None):  # fmt: skip
         self.model = model
         self.version = version
         self.manifest = manifest
@@ -180,6 +184,8 @@ class LoadedModel:
         self.booster = booster
         self.cleared_arrest_booster = cleared_arrest_booster
         self.class_booster = class_booster
+        self.nthread = nthread
+        self.seeds_dir = seeds_dir  # the dbt seeds, for reading Chicago's own rows (a CSV)
 
     @property
     def has_classes(self) -> bool:
@@ -187,7 +193,7 @@ class LoadedModel:
 
     def predict(self, table, *, contributions: bool = False):
         """P(positive) per row, and the per-feature log-odds contributions if asked."""
-        matrix = self.features.dmatrix(table)
+        matrix = self.features.dmatrix(table, nthread=self.nthread)
         probability = self.booster.predict(matrix)
         if not contributions:
             return probability
@@ -205,7 +211,7 @@ class LoadedModel:
     def predict_classes(self, table):
         if not self.has_classes:
             return None
-        matrix = self.features.dmatrix(table)
+        matrix = self.features.dmatrix(table, nthread=self.nthread)
         return self.class_probabilities(matrix, self.booster.predict(matrix))
 
 
@@ -219,12 +225,12 @@ def split_cleared(p_cleared, p_arrest_given_cleared):
     )  # fmt: skip
 
 
-def _booster(raw: bytes):
+def _booster(raw: bytes, nthread: int):
     import xgboost as xgb
 
     booster = xgb.Booster()
     booster.load_model(bytearray(raw))
-    booster.set_param({"nthread": nthread()})
+    booster.set_param({"nthread": nthread})
     return booster
 
 

@@ -1,6 +1,6 @@
 """Scoring with the champion: mart rows into ``ml.<model>_scores``.
 
-Batch scoring (``score(settings, model)``, the DAG's task and ``crimewh score <model>``)
+Batch scoring (``score(workspace, model)``, the DAG's task and ``crimewh score <model>``)
 finds the partitions of the mart (a Chicago year, a NIBRS data year) that the champion has
 not scored, or whose mart rows were reloaded since, and replaces each such partition of the
 scores table in one transaction: the scores go into a new table, which then takes the old
@@ -34,13 +34,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ml.db import MLError, connect, identifier, nthread, query
+from ml.db import MLError, connect, identifier, query
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from crimewh.settings import Settings
+    from ml.db import Workspace
     from ml.registry import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _scores_batch(loaded: LoadedModel, rows: pa.Table, method: str) -> pa.Table:
         feature_names=spec.feature_names,
         feature_types=fitted.feature_types,
         enable_categorical=True,
-        nthread=nthread(),
+        nthread=loaded.nthread,
     )
     probability = loaded.booster.predict(dmatrix)
     contributions = loaded.booster.predict(
@@ -197,7 +197,7 @@ def _scores_batch(loaded: LoadedModel, rows: pa.Table, method: str) -> pa.Table:
     return pa.table(columns)
 
 
-def _ensure_tables(settings, loaded: LoadedModel, echo) -> None:
+def _ensure_tables(workspace, loaded: LoadedModel, echo) -> None:
     """Create the scores tables; one with other columns (an older layout) is rebuilt, since
     scores are derived data that the next lines write again."""
     spec = loaded.features.spec
@@ -206,7 +206,7 @@ def _ensure_tables(settings, loaded: LoadedModel, echo) -> None:
     expected = re.findall(r"^    ([a-z_0-9]+) ", _ddl(loaded), flags=re.MULTILINE)
     found = (
         query(
-            settings,
+            workspace,
             "select column_name from information_schema.columns "
             "where table_schema = $1 and table_name = $2 order by ordinal_position",
             (schema, name),
@@ -216,14 +216,14 @@ def _ensure_tables(settings, loaded: LoadedModel, echo) -> None:
     )
     partitioned = bool(
         query(
-            settings,
+            workspace,
             "select count(*) as n from pg_partitioned_table where partrelid = to_regclass($1)",
             (table,),
         )
         .column("n")[0]
         .as_py()
     )
-    with connect(settings) as conn, conn.cursor() as cur:
+    with connect(workspace) as conn, conn.cursor() as cur:
         cur.execute(f"create schema if not exists {SCHEMA}")
         if found and (found != expected or not partitioned):
             echo(f"  {table} has an older layout: rebuilding it (every row is scored again)")
@@ -236,21 +236,21 @@ def _ensure_tables(settings, loaded: LoadedModel, echo) -> None:
         conn.commit()
 
 
-def pending_partitions(settings: Settings, loaded: LoadedModel, schema: str) -> list[dict]:
+def pending_partitions(workspace: Workspace, loaded: LoadedModel, schema: str) -> list[dict]:
     """Per partition of the mart: its eligible rows, and whether the champion must score it
     (never scored, scored by another version, or reloaded since: a newer load or other rows).
     """
     spec = loaded.features.spec
     mart = identifier(f"{schema}.{spec.mart}")
     marts = query(
-        settings,
+        workspace,
         f"select {spec.partition_column}::text as scored_partition, count(*) as total, "
         f"max(source_loaded_at) as loaded from {mart} where ({spec.eligible_sql}) "
         "group by 1 order by 1",
     ).to_pylist()
     done = {
         row["scored_partition"]: row
-        for row in query(settings, f"select * from {partitions_table(spec.model)}").to_pylist()
+        for row in query(workspace, f"select * from {partitions_table(spec.model)}").to_pylist()
     }
     pending = []
     for partition in marts:
@@ -266,7 +266,7 @@ def pending_partitions(settings: Settings, loaded: LoadedModel, schema: str) -> 
 
 
 def score(
-    settings: Settings,
+    workspace: Workspace,
     model: str,
     *,
     schema: str = "marts",
@@ -284,7 +284,7 @@ def score(
     if contributions not in CONTRIBUTION_METHODS:
         raise MLError(f"contributions={contributions!r}: use one of {CONTRIBUTION_METHODS}")
     started = time.perf_counter()
-    registry = Registry(settings)
+    registry = Registry(workspace)
     if registry.champion(model) is None:
         return {"model_version": None, "rows_scored": 0, "skipped": (
             f"model {model} has no champion in {registry.url}: `crimewh train {model}` "
@@ -292,16 +292,16 @@ def score(
     loaded = registry.load_champion(model)
     spec = loaded.features.spec
     mart = f"{schema}.{spec.mart}"
-    if not relation_exists(settings, mart):
+    if not relation_exists(workspace, mart):
         return {"model_version": loaded.version, "rows_scored": 0,
                 "skipped": f"{mart} does not exist: build the marts first"}  # fmt: skip
-    _ensure_tables(settings, loaded, echo)
-    partitions = pending_partitions(settings, loaded, schema)
+    _ensure_tables(workspace, loaded, echo)
+    partitions = pending_partitions(workspace, loaded, schema)
     todo = [p for p in partitions if p["todo"]]
     rows_scored = 0
     for number, partition in enumerate(todo, 1):
         clock = time.perf_counter()
-        rows_scored += _replace_partition(settings, loaded, schema, partition, contributions)
+        rows_scored += _replace_partition(workspace, loaded, schema, partition, contributions)
         echo(
             f"  {model} scores {number}/{len(todo)}: {spec.partition_column}="
             f"{partition['scored_partition']}, {partition['total']:,} rows "
@@ -319,7 +319,7 @@ def score(
 
 
 def _replace_partition(
-    settings, loaded: LoadedModel, schema: str, partition: dict, method: str
+    workspace, loaded: LoadedModel, schema: str, partition: dict, method: str
 ) -> int:
     """Score one partition into a new table and swap it in for the old one, in a single
     transaction; the batches stream from one connection into the other."""
@@ -337,9 +337,9 @@ def _replace_partition(
     incoming = f"{final}__new"[:63]
     written = 0
     with (
-        connect(settings) as reader,
+        connect(workspace) as reader,
         reader.cursor() as source,
-        connect(settings) as writer,
+        connect(workspace) as writer,
         writer.cursor() as target,
     ):
         target.execute(f"drop table if exists {SCHEMA}.{incoming}")

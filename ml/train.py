@@ -1,6 +1,6 @@
 """Train, evaluate, register and (if it wins) promote a model; decide when one is due.
 
-``train(settings, "clearance" | "arrest")`` is what ``crimewh train`` and the nightly DAG run:
+``train(workspace, "clearance" | "arrest")`` is what ``crimewh train`` and the nightly DAG run:
 
 1. count the mart's eligible rows per month and cut the out-of-time windows
    (``ml.evaluate.choose_windows``), leaving out the newest days whose labels are still
@@ -25,12 +25,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ml.db import MLError, identifier, nthread, query, relation_exists
+from ml.db import MLError, identifier, query, relation_exists
 from ml.evaluate import Window
 from ml.features import FittedFeatures, ModelSpec, model_spec
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from crimewh.settings import Settings
+    from ml.db import Workspace
     from ml.registry import LoadedModel, Registry
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class TrainConfig:
     nibrs_truth: str | None = None
     chicago_truth: Path | None = None  # a truth file or folder; default <data>/chicago
     seed: int = 0
-    nthread: int = field(default_factory=nthread)  # the settings' ml_nthread, at most 2
+    nthread: int | None = None  # XGBoost's threads; None: the workspace's
     max_rounds: int = 1000
     early_stopping_rounds: int = 30
     grid: tuple[dict, ...] = GRID
@@ -92,13 +92,13 @@ def _progress(message: str) -> None:
 
 # -- reading the mart ----------------------------------------------------------------------------
 def monthly_counts(
-    settings: Settings, spec: ModelSpec, schema: str, last_day: date
+    workspace: Workspace, spec: ModelSpec, schema: str, last_day: date
 ) -> list[tuple[date, int]]:
     """Eligible rows per month, up to ``last_day``."""
     table = identifier(f"{schema}.{spec.mart}")
     column = spec.time_column
     result = query(
-        settings,
+        workspace,
         f"select date_trunc('month', {column})::date as month, count(*) as n from {table} "
         f"where ({spec.eligible_sql}) and {column} <= date '{last_day.isoformat()}' "
         "group by 1 order by 1",
@@ -108,16 +108,16 @@ def monthly_counts(
     )
 
 
-def last_mature_day(settings: Settings, spec: ModelSpec, schema: str) -> date | None:
+def last_mature_day(workspace: Workspace, spec: ModelSpec, schema: str) -> date | None:
     """The newest day whose labels count as settled: the newest date less the maturity."""
     table = identifier(f"{schema}.{spec.mart}")
-    if not relation_exists(settings, table):
+    if not relation_exists(workspace, table):
         raise MLError(
             f"{table} does not exist: build the marts first (`crimewh dbt build`, or the "
             "nightly DAG) after loading data"
         )
     result = query(
-        settings,
+        workspace,
         f"select max({spec.time_column}) as last from {table} where ({spec.eligible_sql})",
     )
     last = result.column("last")[0].as_py()
@@ -125,14 +125,14 @@ def last_mature_day(settings: Settings, spec: ModelSpec, schema: str) -> date | 
 
 
 def read_window(
-    settings: Settings, spec: ModelSpec, schema: str, window: Window, cap: int
+    workspace: Workspace, spec: ModelSpec, schema: str, window: Window, cap: int
 ) -> tuple[pa.Table, float]:
     """A window's rows (a deterministic sample of keys above ``cap``) and the share kept."""
     share = min(1.0, cap / window.rows) if window.rows else 1.0
     sql = spec.select_sql(
         schema, window.where(spec.time_column), sample=spec.sample_condition(share)
     )
-    return query(settings, sql), share
+    return query(workspace, sql), share
 
 
 def _labels(table: pa.Table) -> np.ndarray:
@@ -143,7 +143,7 @@ def _labels(table: pa.Table) -> np.ndarray:
 
 # -- the oracle ----------------------------------------------------------------------------------
 def oracle_probabilities(
-    settings: Settings,
+    workspace: Workspace,
     spec: ModelSpec,
     config: TrainConfig,
     table: pa.Table,
@@ -156,8 +156,8 @@ def oracle_probabilities(
     P(exceptional) for clearance. ``None`` with the reason when the data has no truth.
     """
     if spec.model == "clearance":
-        return _nibrs_truth(settings, spec, config, table, schema, window)
-    return _chicago_truth(settings, config, table)
+        return _nibrs_truth(workspace, spec, config, table, schema, window)
+    return _chicago_truth(workspace, config, table)
 
 
 def _aligned(keys: pa.ChunkedArray, truth_keys, truth_values: list[np.ndarray]) -> np.ndarray:
@@ -177,7 +177,7 @@ def _aligned(keys: pa.ChunkedArray, truth_keys, truth_values: list[np.ndarray]) 
     return out
 
 
-def _nibrs_truth(settings, spec, config, table, schema, window):
+def _nibrs_truth(workspace, spec, config, table, schema, window):
     """The generator's side files (``nibrs-YYYY.truth.parquet``: each incident's drawn
     probabilities, by ORI and incident number), matched to the test window's incidents."""
     import re
@@ -189,10 +189,12 @@ def _nibrs_truth(settings, spec, config, table, schema, window):
 
     from crimewh.lake import Lake
 
-    where = config.nibrs_truth or settings.landing_url
+    where = config.nibrs_truth or workspace.nibrs_truth_url
+    if where is None:
+        return None, {"source": None, "why": "no landing area to look for truth in"}
     if "://" not in where:
         where = f"file://{Path(where).resolve()}"
-    lake = Lake(where, s3_endpoint_url=settings.s3_endpoint_url)
+    lake = Lake(where, s3_endpoint_url=workspace.lake.s3_endpoint_url)
     found = lake.fs.get_file_info(fs.FileSelector(lake.root, allow_not_found=True))
     pattern = re.compile(r"^nibrs-(\d{4})\.truth\.parquet$")
     files = {int(m.group(1)): info.path for info in found if (m := pattern.match(info.base_name))}
@@ -201,7 +203,7 @@ def _nibrs_truth(settings, spec, config, table, schema, window):
                       "(real data has none)"}  # fmt: skip
     mart = identifier(f"{schema}.{spec.mart}")
     incidents = query(
-        settings,
+        workspace,
         f"select {spec.key} as row_key, data_year, ori, incident_number from {mart} "
         f"where {window.where(spec.time_column)}",
     )
@@ -230,14 +232,17 @@ def _nibrs_truth(settings, spec, config, table, schema, window):
     return aligned, {"source": where, "coverage": round(coverage, 6)}
 
 
-def _chicago_truth(settings, config, table):
+def _chicago_truth(workspace, config, table):
     """The generator's side files ``(id, arrest_probability)``: the one that explains the
     test window's outcomes best, among those covering nearly all of its ids (several
     synthetic runs can share id ranges)."""
     import numpy as np
     import pyarrow.parquet as pq
 
-    where = Path(config.chicago_truth or settings.data_dir / "chicago")
+    where = config.chicago_truth or workspace.chicago_truth_dir
+    if where is None:
+        return None, {"source": None, "why": "no Chicago folder to look for truth in"}
+    where = Path(where)
     files = [where] if where.is_file() else sorted(where.rglob("*.truth.parquet"))
     if not files:
         return None, {"source": None, "why": f"no *.truth.parquet under {where} (real data)"}
@@ -330,7 +335,7 @@ def search(
 
 # -- the champion --------------------------------------------------------------------------------
 def champion_on_window(
-    settings: Settings,
+    workspace: Workspace,
     champion: LoadedModel,
     spec: ModelSpec,
     test: pa.Table,
@@ -347,7 +352,7 @@ def champion_on_window(
     if theirs.to_json() == spec.to_json():
         return np.ones(test.num_rows, bool), champion.predict(test)
     rows = query(
-        settings,
+        workspace,
         theirs.select_sql(
             schema, window.where(theirs.time_column), sample=spec.sample_condition(share)
         ),
@@ -364,7 +369,7 @@ def champion_on_window(
 def decide_promotion(
     registry: Registry,
     spec: ModelSpec,
-    settings: Settings,
+    workspace: Workspace,
     config: TrainConfig,
     test: pa.Table,
     probability: np.ndarray,
@@ -378,7 +383,7 @@ def decide_promotion(
     if record is None:
         return {"promoted": True, "reason": "no champion yet", "champion_version": None}
     champion = registry.load(spec.model, record["version"])
-    both, theirs = champion_on_window(settings, champion, spec, test, config.schema, window, share)
+    both, theirs = champion_on_window(workspace, champion, spec, test, config.schema, window, share)
     y = (_labels(test)[both] > 0).astype(int)
     ours, their_auc = roc_auc(y, probability[both]), roc_auc(y, theirs)
     promoted = ours is not None and (their_auc is None or ours > their_auc + config.min_gain)
@@ -401,7 +406,7 @@ def decide_promotion(
 
 # -- the whole run -------------------------------------------------------------------------------
 def train(
-    settings: Settings,
+    workspace: Workspace,
     model: str,
     config: TrainConfig | None = None,
     *,
@@ -417,11 +422,13 @@ def train(
     from ml.registry import Registry, new_version
 
     config = config or TrainConfig()
+    if config.nthread is None:
+        config = replace(config, nthread=workspace.nthread)
     spec = config.spec(model)
     started = time.perf_counter()
     version = new_version()
     echo(f"{model} {version}: reading {config.schema}.{spec.mart}")
-    data = _read_windows(settings, spec, config, echo)
+    data = _read_windows(workspace, spec, config, echo)
     seconds = {"read": time.perf_counter() - started}
 
     fitted = FittedFeatures.fit(spec, data.frames["train"])
@@ -429,7 +436,7 @@ def train(
     booster, params, tried = search(fitted, data.frames["train"], data.frames["valid"], config,
                                     echo)  # fmt: skip
     seconds["search"] = time.perf_counter() - clock
-    results = _evaluate(settings, spec, config, data, fitted, booster)
+    results = _evaluate(workspace, spec, config, data, fitted, booster)
     clock = time.perf_counter()
     class_booster, results["three_class"] = _fit_three_class(
         spec, config, data, fitted, params, results["p_test"], results["oracle_probabilities"]
@@ -437,13 +444,13 @@ def train(
     if class_booster is not None:
         seconds["classes"] = time.perf_counter() - clock
 
-    registry = Registry(settings)
+    registry = Registry(workspace)
     promotion = decide_promotion(
-        registry, spec, settings, config, data.frames["test"], results["p_test"],
+        registry, spec, workspace, config, data.frames["test"], results["p_test"],
         data.windows[2], data.shares["test"], echo,
     )  # fmt: skip
     evaluation = _evaluation(
-        settings, spec, config, data, version, booster, params, tried, results, promotion
+        workspace, spec, config, data, version, booster, params, tried, results, promotion
     )
     seconds["total"] = time.perf_counter() - started
     evaluation["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
@@ -468,19 +475,19 @@ class _Windows:
     shares: dict  # window name -> the share of the window's rows read (1.0: all)
 
 
-def _read_windows(settings, spec: ModelSpec, config: TrainConfig, echo) -> _Windows:
+def _read_windows(workspace, spec: ModelSpec, config: TrainConfig, echo) -> _Windows:
     from ml.evaluate import choose_windows
 
     mart = f"{config.schema}.{spec.mart}"
-    last_day = last_mature_day(settings, spec, config.schema)
+    last_day = last_mature_day(workspace, spec, config.schema)
     if last_day is None:
         raise MLError(f"{mart} holds no rows the {spec.model} model covers: load data first")
-    windows = choose_windows(monthly_counts(settings, spec, config.schema, last_day), last_day)
+    windows = choose_windows(monthly_counts(workspace, spec, config.schema, last_day), last_day)
     frames, shares = {}, {}
     for window in windows:
         cap = config.max_train_rows if window.name == "train" else config.max_eval_rows
         frames[window.name], shares[window.name] = read_window(
-            settings, spec, config.schema, window, cap
+            workspace, spec, config.schema, window, cap
         )
         echo(
             f"  {window.name}: {window.start} .. {window.end - timedelta(days=1)}, "
@@ -494,7 +501,7 @@ def _read_windows(settings, spec: ModelSpec, config: TrainConfig, echo) -> _Wind
     return _Windows(mart, last_day, windows, frames, shares)
 
 
-def _evaluate(settings, spec, config, data: _Windows, fitted, booster) -> dict:
+def _evaluate(workspace, spec, config, data: _Windows, fitted, booster) -> dict:
     """The booster on validation and test: metrics, calibration, the oracle, groups, subsets."""
     import numpy as np
 
@@ -510,15 +517,15 @@ def _evaluate(settings, spec, config, data: _Windows, fitted, booster) -> dict:
     valid_rows, test_rows = data.frames["valid"], data.frames["test"]
     y_valid = (_labels(valid_rows) > 0).astype(int)
     y_test = (_labels(test_rows) > 0).astype(int)
-    p_valid = booster.predict(fitted.dmatrix(valid_rows))
-    p_test = booster.predict(fitted.dmatrix(test_rows))
+    p_valid = booster.predict(fitted.dmatrix(valid_rows, nthread=config.nthread))
+    p_test = booster.predict(fitted.dmatrix(test_rows, nthread=config.nthread))
     threshold = best_threshold(y_valid, p_valid)
     test_metrics = binary_metrics(y_test, p_test, threshold)
     calibration = calibration_table(y_test, p_test)
     test_metrics["calibration_error"] = expected_calibration_error(calibration)
 
     oracle, oracle_meta = oracle_probabilities(
-        settings, spec, config, test_rows, config.schema, data.windows[2]
+        workspace, spec, config, test_rows, config.schema, data.windows[2]
     )
     oracle_positive, oracle_section = None, {**oracle_meta}
     if oracle is not None:
@@ -537,7 +544,7 @@ def _evaluate(settings, spec, config, data: _Windows, fitted, booster) -> dict:
         )
         for column in spec.group_columns
     }
-    subsets = _subsets(spec, settings, config, data.windows[2], test_rows, y_test, p_test,
+    subsets = _subsets(spec, workspace, config, data.windows[2], test_rows, y_test, p_test,
                        threshold, data.shares["test"])  # fmt: skip
     return {
         "p_test": p_test, "threshold": threshold, "test": test_metrics,
@@ -579,7 +586,8 @@ def _fit_three_class(spec, config, data: _Windows, fitted, params, p_test, oracl
         config,
     )
     test_rows = data.frames["test"]
-    probabilities = split_cleared(p_test, booster.predict(fitted.dmatrix(test_rows)))
+    p_arrest = booster.predict(fitted.dmatrix(test_rows, nthread=config.nthread))
+    probabilities = split_cleared(p_test, p_arrest)
     section = multiclass_metrics(_labels(test_rows), probabilities, spec.classes, oracle)
     section["stages"] = "P(cleared) x P(arrest | cleared)"
     section["rounds"] = booster.num_boosted_rounds()
@@ -587,7 +595,7 @@ def _fit_three_class(spec, config, data: _Windows, fitted, params, p_test, oracl
     return booster, section
 
 
-def _evaluation(settings, spec, config, data, version, booster, params, tried, results,
+def _evaluation(workspace, spec, config, data, version, booster, params, tried, results,
                 promotion) -> dict:  # fmt: skip
     """What ``metrics.json`` and the model card say about this version."""
     evaluation = {
@@ -597,7 +605,7 @@ def _evaluation(settings, spec, config, data, version, booster, params, tried, r
         "task": f"P({spec.positive_class})",
         "data": {
             "table": data.mart,
-            **_snapshot(settings, spec, config.schema, data.frames, data.last_day),
+            **_snapshot(workspace, spec, config.schema, data.frames, data.last_day),
         },
         "windows": {
             w.name: {
@@ -642,7 +650,7 @@ def _evaluation(settings, spec, config, data, version, booster, params, tried, r
         "promoted": promotion["promoted"],
     }
     if spec.model == "arrest" and spec.options.get("exclude_on_view"):
-        evaluation["excluded_types"] = _excluded_types(settings, spec, config.schema)
+        evaluation["excluded_types"] = _excluded_types(workspace, spec, config.schema)
     return evaluation
 
 
@@ -692,7 +700,7 @@ def _save(registry, spec, evaluation: dict, fitted, booster, class_booster) -> N
         )
 
 
-def _subsets(spec, settings, config, window, test_rows, y_test, p_test, threshold, share):
+def _subsets(spec, workspace, config, window, test_rows, y_test, p_test, threshold, share):
     """Arrest: the test figures without the police-initiated types as well (reference §4.3
     point 1: decide whether the model is for citizen-reported incidents; show both)."""
     import numpy as np
@@ -702,7 +710,7 @@ def _subsets(spec, settings, config, window, test_rows, y_test, p_test, threshol
     if spec.model != "arrest":
         return {}
     flags = query(
-        settings,
+        workspace,
         f"select {spec.key} as row_key, is_police_initiated, is_arrest_generated "
         f"from {identifier(config.schema + '.' + spec.mart)} "
         f"where ({spec.eligible_sql}) and {window.where(spec.time_column)}",
@@ -724,9 +732,9 @@ def _subsets(spec, settings, config, window, test_rows, y_test, p_test, threshol
     return out
 
 
-def _excluded_types(settings, spec, schema) -> list[dict]:
+def _excluded_types(workspace, spec, schema) -> list[dict]:
     table = query(
-        settings,
+        workspace,
         f"select primary_type, count(*) as n from {identifier(schema + '.' + spec.mart)} "
         "where is_arrest_generated group by 1 order by 2 desc",
     )
@@ -738,11 +746,11 @@ def _excluded_types(settings, spec, schema) -> list[dict]:
     ]
 
 
-def _snapshot(settings, spec, schema, frames, last_day) -> dict:
+def _snapshot(workspace, spec, schema, frames, last_day) -> dict:
     """What the model saw: the mart's state and a fingerprint of the keys it used."""
     table = identifier(f"{schema}.{spec.mart}")
     state = query(
-        settings,
+        workspace,
         f"select count(*) as n, max(source_loaded_at) as loaded, max({spec.time_column}) as last "
         f"from {table}",
     ).to_pylist()[0]
@@ -773,7 +781,7 @@ def _xgboost_version() -> str:
 
 # -- is a model due? -----------------------------------------------------------------------------
 def due_reason(
-    settings: Settings,
+    workspace: Workspace,
     model: str,
     config: TrainConfig | None = None,
     *,
@@ -791,16 +799,18 @@ def due_reason(
     from ml.registry import Registry
 
     config = config or TrainConfig()
+    if config.nthread is None:
+        config = replace(config, nthread=workspace.nthread)
     spec = config.spec(model)
-    max_age = max_age_days if max_age_days is not None else settings.ml_max_age_days
-    new_days = new_data_days if new_data_days is not None else settings.ml_new_data_days
+    max_age = max_age_days if max_age_days is not None else workspace.max_age_days
+    new_days = new_data_days if new_data_days is not None else workspace.new_data_days
     table = f"{config.schema}.{spec.mart}"
-    if not relation_exists(settings, table):
+    if not relation_exists(workspace, table):
         return None
-    last_day = last_mature_day(settings, spec, config.schema)
+    last_day = last_mature_day(workspace, spec, config.schema)
     if last_day is None:
         return None
-    registry = Registry(settings)
+    registry = Registry(workspace)
     if registry.champion(model) is None:
         return "no champion"
     versions = registry.versions(model)
@@ -815,6 +825,6 @@ def due_reason(
     return None
 
 
-def is_due(settings: Settings, model: str, config: TrainConfig | None = None, **kwargs) -> bool:
+def is_due(workspace: Workspace, model: str, config: TrainConfig | None = None, **kwargs) -> bool:
     """True when ``model`` should be trained now (see ``due_reason``)."""
-    return due_reason(settings, model, config, **kwargs) is not None
+    return due_reason(workspace, model, config, **kwargs) is not None

@@ -301,8 +301,8 @@ class Airflow:
 def airflow(warehouse, smtp_sink):
     """One Airflow for every DAG test, on free ports, stopped (all of it) however they end.
     Its tasks mail to the session's SMTP sink."""
-    from crimewh import airflow_runtime
     from crimewh.warehouse import stack
+    from crimewh_orchestration import airflow_runtime
     from testkit.chicago_synth import synthesize as synthesize_chicago
     from testkit.soda_server import Dataset, SodaServer
 

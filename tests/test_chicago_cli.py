@@ -11,7 +11,7 @@ import pytest
 
 from crimewh.chicago.parse import CHICAGO
 from crimewh.chicago.pull import StateStore
-from crimewh.cli import main
+from crimewh_orchestration.cli import main
 
 NEXT_YEAR = datetime.now(CHICAGO).year + 1
 

@@ -368,7 +368,7 @@ def test_pull_command_reports_missing_warehouse_before_fetching(served, tmp_path
     env = dict(os.environ, CRIMEWH_DATA_DIR=str(tmp_path), CRIMEWH_SODA_DOMAIN=served.domain)
     env.pop("CRIMEWH_WAREHOUSE_URL", None)
     run = subprocess.run(
-        [sys.executable, "-m", "crimewh.chicago.cli", "pull", "--years", "2020-2021"],
+        [sys.executable, "-m", "crimewh_orchestration.chicago_cli", "pull", "--years", "2020-2021"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 1

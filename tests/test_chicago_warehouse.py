@@ -105,7 +105,7 @@ def test_pull_command_end_to_end(warehouse, server, tmp_path):
         CRIMEWH_SODA_DOMAIN=server.domain, CRIMEWH_SODA_PAGE_SIZE="400",
     )  # fmt: skip
     run = subprocess.run(
-        [sys.executable, "-m", "crimewh.chicago.cli", "pull", "--years", "2015-2025"],
+        [sys.executable, "-m", "crimewh_orchestration.chicago_cli", "pull", "--years", "2015-2025"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

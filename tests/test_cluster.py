@@ -13,10 +13,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from crimewh import cluster
 from crimewh.settings import Settings
 from crimewh.warehouse import fetch
 from crimewh.warehouse.stack import StackState
+from crimewh_orchestration import cluster
 from testkit.nibrs_synth import synthesize
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]

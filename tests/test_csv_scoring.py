@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from crimewh.quality.codes import CHICAGO_LATITUDE, CHICAGO_LONGITUDE
+from crimewh.settings import project_dir
 from ml.csv_scoring import (
     MAX_FIELD_CHARS,
     SCORER_COLUMNS,
@@ -40,6 +41,7 @@ ROW = [
     "(41.805072258, -87.619480201)",
 ]  # fmt: skip
 COLUMN = {name: i for i, name in enumerate(HEADER)}
+SEEDS = project_dir() / "dbt_project" / "seeds"  # Chicago's location groups, as dbt has them
 BLOCK = "049XX S PRAIRIE AVE \u2013 CAF\u00c9 \u20ac"  # an en dash, an accent, the euro sign
 
 
@@ -51,7 +53,7 @@ def model() -> LoadedModel:
     wire = synthesize(3000, seed=4, years=(2023, 2025)).table
     columns = {name: wire.column(name).to_pylist() for name in wire.column_names}
     spec = arrest_spec(exclude_on_view=False)
-    source = chicago_source_features(columns, spec)
+    source = chicago_source_features(columns, spec, SEEDS)
     assert not source.errors
     fitted = FittedFeatures.fit(spec, source.table)
     label = np.array([value == "true" for value in columns["arrest"]], dtype=np.float32)
@@ -60,7 +62,7 @@ def model() -> LoadedModel:
         fitted.dmatrix(source.table, label=label, nthread=1),
         num_boost_round=10,
     )
-    return LoadedModel("arrest", "arrest-test-1", {}, fitted, booster)
+    return LoadedModel("arrest", "arrest-test-1", {}, fitted, booster, seeds_dir=SEEDS)
 
 
 def row(**changes) -> list[str]:
@@ -308,8 +310,8 @@ def test_rows_from_a_file_and_from_dicts_score_the_same(model, tmp_path):
 def test_the_command_line_refuses_a_binary_file_before_loading_a_model(
     tmp_path, monkeypatch, capsys
 ):
-    from crimewh.cli import main
     from crimewh.settings import settings
+    from crimewh_orchestration.cli import main
 
     monkeypatch.setenv("CRIMEWH_DATA_DIR", str(tmp_path))
     path = tmp_path / "photo.csv"

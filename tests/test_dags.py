@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from crimewh import airflow_runtime
-from crimewh.dag_support import WAREHOUSE_POOL, Tag
+from crimewh_orchestration import airflow_runtime
+from crimewh_orchestration.dag_support import WAREHOUSE_POOL, Tag
 from testkit.nibrs_synth import synthesize as synthesize_nibrs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +43,8 @@ def _dagbag_report(env: dict) -> dict:
     """Parse the DAG folder in a fresh interpreter: errors, timings, imports, DAG facts."""
     script = """
 import json, sys, time
-import airflow.sdk, cosmos, crimewh.dag_support  # what a DAG processor holds after one parse
+# what a DAG processor holds after one parse
+import airflow.sdk, cosmos, crimewh_orchestration.dag_support
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 dags = {}
@@ -129,7 +130,7 @@ def test_the_nightly_keeps_chicago_time_and_waits_for_its_first_night():
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
-    from crimewh.dag_support import nightly_timetable
+    from crimewh_orchestration.dag_support import nightly_timetable
 
     timetable = coerce_to_core_timetable(nightly_timetable())
     chicago = pendulum.timezone("America/Chicago")
@@ -149,8 +150,8 @@ def patch_now(moment):
 
 
 def test_retries_default_to_two_with_backoff(monkeypatch):
-    from crimewh.dag_support import default_args
     from crimewh.settings import settings
+    from crimewh_orchestration.dag_support import default_args
 
     monkeypatch.delenv("CRIMEWH_TASK_RETRIES", raising=False)
     settings.cache_clear()

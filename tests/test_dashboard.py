@@ -315,11 +315,12 @@ def test_chicago_page_draws_years_types_districts_hours_and_the_map(site):
 
 
 def test_models_page_shows_each_champion_beside_the_oracle(site):
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.registry import Registry
 
     app = open_page("models")
     assert_clean(app)
-    registry = Registry(site)
+    registry = Registry(ml_workspace(site))
     for model in ("clearance", "arrest"):
         champion = registry.champion(model)["version"]
         metrics = registry.read_json(model, champion, "metrics.json")

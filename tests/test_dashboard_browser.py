@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 
-from crimewh import dashboard_runtime
 from crimewh.processes import free_port
+from crimewh_orchestration import dashboard_runtime
 from testkit.bench_dashboard import NIBRS_YEARS, build_warehouse, settings_beside
 
 INCIDENTS = 3000  # the same recipe as test_dashboard.py, so one module builds for both

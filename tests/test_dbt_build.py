@@ -645,6 +645,27 @@ def test_chicago_arrest_stats_match_the_raw_rows(built):
         assert row["arrest_rate"] == round(Decimal(counts["arrests"]) / counts["crimes"], 6)
 
 
+def test_chicago_type_hours_are_the_facts_grouped(built):
+    """The dashboard's Chicago page reads agg_chicago_type_hours in place of the facts: each
+    of its rows is the facts' count for that year, type, weekday and hour."""
+    grouped = records(built.url, """
+        select year, primary_type, day_of_week, hour, count(*) as crimes,
+            count(*) filter (where arrest) as arrests
+        from marts.fct_chicago_crimes group by 1, 2, 3, 4""")  # fmt: skip
+    stored = records(built.url, "select * from marts.agg_chicago_type_hours")
+    assert len(stored) == len(grouped) > 0
+
+    def key(row):
+        return (row["year"], row["primary_type"], row["day_of_week"], row["hour"])
+
+    expected = {key(r): (r["crimes"], r["arrests"]) for r in grouped}
+    assert {key(r): (r["crime_count"], r["arrest_count"]) for r in stored} == expected
+    # and the month the page maps is found by an index, not by reading the whole history
+    indexes = records(built.url, "select indexdef from pg_indexes where tablename = %s",
+                      ("fct_chicago_crimes",))  # fmt: skip
+    assert any("(year, month)" in r["indexdef"] for r in indexes), indexes
+
+
 def test_unmapped_location_share_is_tested(built):
     """The build passed with ~1% unmapped; a lower ceiling makes the same test fail."""
     strict = run_dbt(

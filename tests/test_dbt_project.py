@@ -69,7 +69,10 @@ def test_dbt_env_explains_what_is_wrong():
 
 def test_crimewh_dbt_without_arguments_shows_usage():
     run = subprocess.run(
-        [sys.executable, "-m", "crimewh.cli", "dbt"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "crimewh_orchestration.cli", "dbt"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 2
     assert "usage: crimewh dbt <dbt arguments>" in run.stderr
@@ -78,7 +81,7 @@ def test_crimewh_dbt_without_arguments_shows_usage():
 def test_crimewh_dbt_passes_arguments_through_to_dbt(tmp_path):
     env = {"CRIMEWH_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     run = subprocess.run(
-        [sys.executable, "-m", "crimewh.cli", "dbt", "--version"],
+        [sys.executable, "-m", "crimewh_orchestration.cli", "dbt", "--version"],
         capture_output=True,
         text=True,
         check=False,
@@ -176,6 +179,7 @@ def test_marts_have_enforced_contracts_and_documented_typed_columns(manifest):
         "agg_nibrs_agency_year_offenses",
         "fct_chicago_crimes",
         "agg_chicago_arrests",
+        "agg_chicago_type_hours",
         "fct_nibrs_incidents_labelled",
     }
     # one naming scheme: fct_ facts, dim_ dimensions, agg_ aggregates, *_labelled views

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from crimewh import cluster
 from crimewh.settings import ENVIRONMENT, PROJECT_VARIABLE
 from crimewh.warehouse import stack
+from crimewh_orchestration import cluster
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -33,8 +33,8 @@ def test_the_multi_machine_services_are_all_there():
 
 def test_every_airflow_service_has_the_topologys_environment():
     """Executor, broker, result backend, metadata, execution API, secrets, the S3 lake and
-    landing area, the warehouse: value for value what crimewh.cluster derives (YAML keeps
-    the ${VAR} references as written; compose fills them in)."""
+    landing area, the warehouse: value for value what crimewh_orchestration.cluster derives
+    (YAML keeps the ${VAR} references as written; compose fills them in)."""
     expected = cluster.compose_environment()
     for name in AIRFLOW_SERVICES:
         env = COMPOSE["services"][name]["environment"]

@@ -89,7 +89,7 @@ class Runs:
     def start(self, argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
         log = (self.folder / f"{name}-{len(self.children)}.log").open("w")
         child = subprocess.Popen(
-            [sys.executable, "-m", "crimewh.cli", *argv], env=env, stdout=log,
+            [sys.executable, "-m", "crimewh_orchestration.cli", *argv], env=env, stdout=log,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         child.log_path = Path(log.name)

@@ -1,6 +1,7 @@
 """The import structure: layers only point down, no module circle, the test kit stays out.
 
-    decoder  <-  core  <-  sources, transform, quality  <-  ml  <-  orchestration  <-  dags
+    decoder  <-  crimewh (core, then sources, transform, quality)  <-  ml
+             <-  crimewh_orchestration  <-  dags, dashboard
 
 Read from the source with ``ast`` (every import, module-level or inside a function, since a
 function-local import is a dependency all the same); nothing is imported or run.
@@ -17,13 +18,15 @@ PACKAGES = {  # import name -> folder, relative to the checkout
     "decoder": "decoder",
     "crimewh": "plugins/crimewh",
     "ml": "ml",
+    "crimewh_orchestration": "plugins/crimewh_orchestration",
     "testkit": "plugins/testkit",
     "dags": "dags",
     "dashboard": "dashboard",
 }
 LAYERS = ("decoder", "core", "sources", "ml", "orchestration", "dags")
-CORE = ("crimewh", "crimewh.settings", "crimewh.lake", "crimewh.processes", "crimewh.failpoints",
-        "crimewh.notify", "crimewh.warehouse")  # fmt: skip
+# each folder is one layer or, for crimewh, the two lowest floors: core below the sources
+FOLDER_LAYERS = {"decoder": "decoder", "ml": "ml", "crimewh_orchestration": "orchestration",
+                 "dags": "dags", "dashboard": "dags"}  # fmt: skip
 SOURCES = ("crimewh.nibrs_ingest", "crimewh.chicago", "crimewh.dbt", "crimewh.quality")
 ROOT = Path(__file__).resolve().parents[1]
 # spelled in pieces, so that this file does not match itself
@@ -31,22 +34,15 @@ OUTSIDE_MARKERS = (b"../" + b"shared", b"shared/" + b"reference")
 
 
 def layer(module: str) -> str | None:
-    """The layer of a project module; None for the test kit, which stands outside."""
-    top, _, _ = module.partition(".")
-    last = module.rsplit(".", 1)[-1]
-    rules = (
-        (top == "testkit", None),
-        (top == "decoder", "decoder"),
-        # the entry points: Airflow's DAG files, the Streamlit app
-        (top in ("dags", "dashboard"), "dags"),
-        # every command line is wiring, whatever package it sits in
-        (last == "cli" or last.endswith("_cli"), "orchestration"),
-        (top == "ml", "ml"),
-        (any(module == p or module.startswith(p + ".") for p in SOURCES), "sources"),
-        (module in CORE or module.startswith("crimewh.warehouse."), "core"),
-    )
-    # what is left (pipeline, dag_support, airflow_runtime, service, cluster, …) is wiring
-    return next((name for matches, name in rules if matches), "orchestration")
+    """The layer of a project module: its folder's; None for the test kit, which stands
+    outside."""
+    top = module.partition(".")[0]
+    if top == "testkit":
+        return None
+    if top == "crimewh":
+        sources = any(module == p or module.startswith(p + ".") for p in SOURCES)
+        return "sources" if sources else "core"
+    return FOLDER_LAYERS[top]
 
 
 def project_modules() -> dict[str, Path]:
@@ -111,6 +107,34 @@ def test_the_product_never_imports_the_test_kit():
     assert not reaching, "\n".join(reaching)
 
 
+def test_folders_point_down_only():
+    """The picture of the folders has no arrow back up: crimewh (core and sources) imports
+    neither ml nor the orchestration, and ml imports no orchestration."""
+    below = {"crimewh": {"decoder", "crimewh"}, "ml": {"decoder", "crimewh", "ml"},
+             "crimewh_orchestration": set(PACKAGES) - {"testkit", "dags", "dashboard"}}  # fmt: skip
+    upward = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        for target in sorted(targets)
+        if module.partition(".")[0] in below
+        and target.partition(".")[0] not in below[module.partition(".")[0]]
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_ml_is_given_a_warehouse_and_a_lake_not_the_settings():
+    """The models take a ``Workspace`` (a warehouse URL, a lake, threads, folders); reading
+    the environment is the orchestration's job."""
+    reading = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if module.startswith("ml")
+        for target in sorted(targets)
+        if target.startswith(("crimewh.settings", "crimewh.warehouse.stack"))
+    ]
+    assert not reading, "\n".join(reading)
+
+
 def test_the_decoder_imports_nothing_of_the_warehouse():
     outside = {t for m, ts in GRAPH.items() if m.startswith("decoder") for t in ts}
     assert {t.partition(".")[0] for t in outside} <= {"decoder"}
@@ -152,10 +176,13 @@ def test_no_module_circles():
 
 @pytest.mark.parametrize(
     ("module", "expected"),
-    [("decoder.decode", "decoder"), ("crimewh.settings", "core"), ("crimewh.warehouse.loader",
-     "core"), ("crimewh.chicago.pull", "sources"), ("crimewh.chicago.cli", "orchestration"),
-     ("ml.train", "ml"), ("ml.cli", "orchestration"), ("crimewh.pipeline", "orchestration"),
-     ("dags.crime_warehouse_nightly", "dags"), ("testkit.bench", None)],
+    [("decoder.decode", "decoder"), ("crimewh.settings", "core"),
+     ("crimewh.warehouse.loader", "core"), ("crimewh.notify", "core"),
+     ("crimewh.chicago.pull", "sources"), ("crimewh.quality.run", "sources"), ("ml.train", "ml"),
+     ("crimewh_orchestration.chicago_cli", "orchestration"),
+     ("crimewh_orchestration.pipeline", "orchestration"),
+     ("dags.crime_warehouse_nightly", "dags"), ("dashboard.app", "dags"),
+     ("testkit.bench", None)],
 )  # fmt: skip
 def test_the_layer_map(module, expected):
     assert layer(module) == expected

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from crimewh.settings import project_dir
 from ml.evaluate import binary_metrics, calibration_table, choose_windows, group_metrics
 from ml.features import (
     CATEGORICAL,
@@ -23,6 +24,7 @@ from ml.features import (
 )
 
 # verbatim rows of the portal's CSV export (docs/reference/chicago-crimes-soda.md §1.2)
+SEEDS = project_dir() / "dbt_project" / "seeds"  # Chicago's location groups, as dbt has them
 PORTAL_HEADER = [
     "ID",
     "Case Number",
@@ -173,7 +175,7 @@ def test_spec_round_trips_through_json():
 
 
 def test_portal_csv_rows_get_the_marts_features():
-    rows = chicago_source_features(columns_of(PORTAL_HEADER, PORTAL_ROWS), arrest_spec())
+    rows = chicago_source_features(columns_of(PORTAL_HEADER, PORTAL_ROWS), arrest_spec(), SEEDS)
     assert rows.errors == {}
     first, second = rows.table.to_pylist()
     # 2025-11-16 is a Sunday; 11 PM is night
@@ -198,12 +200,12 @@ def test_portal_csv_rows_get_the_marts_features():
 
 
 def test_api_field_names_and_iso_dates_give_the_same_features():
-    portal = chicago_source_features(columns_of(PORTAL_HEADER, PORTAL_ROWS), arrest_spec())
+    portal = chicago_source_features(columns_of(PORTAL_HEADER, PORTAL_ROWS), arrest_spec(), SEEDS)
     header = [api_field(name) for name in PORTAL_HEADER]
     api_rows = [list(row) for row in PORTAL_ROWS]
     api_rows[0][2], api_rows[1][2] = "2025-11-16T23:00:00.000", "2025-11-16T00:00:00.000"
     api_rows[0][10], api_rows[0][11] = "224", "2"  # unpadded, as pandas would write them
-    api = chicago_source_features(columns_of(header, api_rows), arrest_spec())
+    api = chicago_source_features(columns_of(header, api_rows), arrest_spec(), SEEDS)
     assert api.table.equals(portal.table)
 
 
@@ -213,7 +215,7 @@ def test_bad_values_and_arrest_generated_types_are_row_errors():
     rows[2][11] = "two"
     rows[3][5] = "NARCOTICS"
     rows[4][9] = "maybe"
-    result = chicago_source_features(columns_of(PORTAL_HEADER, rows), arrest_spec())
+    result = chicago_source_features(columns_of(PORTAL_HEADER, rows), arrest_spec(), SEEDS)
     assert set(result.errors) == {1, 2, 3, 4}
     assert "date '13/45/2025 11:00:00 PM'" in result.errors[1]
     assert "district 'two'" in result.errors[2]
@@ -224,7 +226,7 @@ def test_bad_values_and_arrest_generated_types_are_row_errors():
     assert all(row["primary_type"] is None for row in table[1:])  # bad rows carry no features
     # with the on-view types kept, narcotics is an ordinary row
     kept = chicago_source_features(
-        columns_of(PORTAL_HEADER, rows[3:4]), arrest_spec(exclude_on_view=False)
+        columns_of(PORTAL_HEADER, rows[3:4]), arrest_spec(exclude_on_view=False), SEEDS
     )
     assert kept.errors == {}
 

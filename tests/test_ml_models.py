@@ -23,6 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from crimewh.lake import Lake
+from crimewh.settings import project_dir
+from crimewh_orchestration.workspace import ml_workspace
 from ml.csv_scoring import score_csv
 from ml.db import connect, query
 from ml.features import arrest_spec, chicago_seeds, chicago_source_features
@@ -169,9 +172,10 @@ def chicago_crimes(rows: int = 30_000, seed: int = 3) -> tuple[pa.Table, pa.Tabl
     synthetic = synthesize(rows, seed=seed, years=(2021, 2025))
     wire = synthetic.table
     columns = {name: wire.column(name).to_pylist() for name in wire.column_names}
-    features = chicago_source_features(columns, arrest_spec(exclude_on_view=False))
+    seeds = project_dir() / "dbt_project" / "seeds"
+    features = chicago_source_features(columns, arrest_spec(exclude_on_view=False), seeds)
     assert not features.errors
-    with (chicago_seeds() / "chicago_primary_types.csv").open() as handle:
+    with (chicago_seeds(seeds) / "chicago_primary_types.csv").open() as handle:
         flags = {row["primary_type"]: row for row in csv.DictReader(handle)}
     types = features.table.column("primary_type").to_pylist()
     occurred = [datetime.fromisoformat(value) for value in columns["date"]]
@@ -202,15 +206,15 @@ def chicago_crimes(rows: int = 30_000, seed: int = 3) -> tuple[pa.Table, pa.Tabl
     return mart, synthetic.truth, wire
 
 
-def create_table(settings, name: str, table: pa.Table) -> None:
-    with connect(settings) as conn, conn.cursor() as cur:
+def create_table(workspace, name: str, table: pa.Table) -> None:
+    with connect(workspace) as conn, conn.cursor() as cur:
         cur.execute(f"drop table if exists {SCHEMA}.{name}")
         cur.adbc_ingest(name, table, mode="create", db_schema_name=SCHEMA)
         conn.commit()
 
 
-def execute(settings, *statements: str) -> None:
-    with connect(settings) as conn, conn.cursor() as cur:
+def execute(workspace, *statements: str) -> None:
+    with connect(workspace) as conn, conn.cursor() as cur:
         for statement in statements:
             cur.execute(statement)
         conn.commit()
@@ -221,14 +225,17 @@ def ml_env(warehouse, tmp_path_factory):
     """The warehouse with stand-in marts, a fresh lake for the registry, and the truth."""
     folder = tmp_path_factory.mktemp("ml")
     settings = dataclasses.replace(warehouse.settings, lake_url=f"file://{folder / 'lake'}")
+    # one thread: the test machine's two cores are shared, and two OpenMP threads fighting
+    # other processes for them run ten times slower than one
+    workspace = dataclasses.replace(ml_workspace(settings), nthread=1)
     execute(
-        settings,
+        workspace,
         f"drop schema if exists {SCHEMA} cascade",
         f"create schema {SCHEMA}",
         *DROP_SCORES,
     )
     incidents, nibrs_truth = nibrs_incidents()
-    create_table(settings, "fct_nibrs_incidents_labelled", incidents)
+    create_table(workspace, "fct_nibrs_incidents_labelled", incidents)
     # the generator's side files, one per data year, as the evaluation finds them
     truth_folder = folder / "nibrs-truth"
     truth_folder.mkdir()
@@ -238,30 +245,22 @@ def ml_env(warehouse, tmp_path_factory):
             rows.drop_columns(["data_year"]), truth_folder / f"nibrs-{year}.truth.parquet"
         )
     crimes, chicago_truth, wire = chicago_crimes()
-    create_table(settings, "fct_chicago_crimes", crimes)
+    create_table(workspace, "fct_chicago_crimes", crimes)
     truth_file = folder / "chicago" / "rows.truth.parquet"
     truth_file.parent.mkdir()
     pq.write_table(chicago_truth, truth_file)
-    with pytest.MonkeyPatch.context() as patch:
-        # one thread: the test machine's two cores are shared, and two OpenMP threads
-        # fighting other processes for them run ten times slower than one
-        from crimewh.settings import settings as cached_settings
-
-        patch.setenv("CRIMEWH_ML_NTHREAD", "1")
-        cached_settings.cache_clear()  # read again, with the one thread
-        config = TrainConfig(
-            schema=SCHEMA, nibrs_truth=str(truth_folder), chicago_truth=truth_file.parent
-        )
-        yield dataclasses.make_dataclass("Env", ["settings", "config", "wire", "folder"])(
-            settings, config, wire, folder
-        )
-    cached_settings.cache_clear()  # the environment is back as it was
-    execute(settings, f"drop schema if exists {SCHEMA} cascade", *DROP_SCORES)
+    config = TrainConfig(
+        schema=SCHEMA, nibrs_truth=str(truth_folder), chicago_truth=truth_file.parent
+    )
+    yield dataclasses.make_dataclass("Env", ["settings", "workspace", "config", "wire", "folder"])(
+        settings, workspace, config, wire, folder
+    )
+    execute(workspace, f"drop schema if exists {SCHEMA} cascade", *DROP_SCORES)
 
 
 @pytest.fixture(scope="module")
 def clearance(ml_env):
-    return train(ml_env.settings, "clearance", ml_env.config, echo=lambda _: None)
+    return train(ml_env.workspace, "clearance", ml_env.config, echo=lambda _: None)
 
 
 def arrest_config(ml_env) -> TrainConfig:
@@ -271,16 +270,16 @@ def arrest_config(ml_env) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def arrest(ml_env):
-    return train(ml_env.settings, "arrest", arrest_config(ml_env), echo=lambda _: None)
+    return train(ml_env.workspace, "arrest", arrest_config(ml_env), echo=lambda _: None)
 
 
-def window_keys_digest(settings, spec, evaluation) -> str:
+def window_keys_digest(workspace, spec, evaluation) -> str:
     """The fingerprint of the keys each window should hold, recomputed from the mart."""
     digest = hashlib.sha256()
     for name in ("train", "valid", "test"):
         window = evaluation["windows"][name]
         rows = query(
-            settings,
+            workspace,
             spec.select_sql(
                 SCHEMA,
                 f"{spec.time_column} >= date '{window['start']}' "
@@ -301,7 +300,7 @@ def test_clearance_is_trained_out_of_time_and_held_against_the_oracle(ml_env, cl
     assert test_w["last_day"] == "2022-12-31"
     # the rows used are exactly the windows' rows: nothing later leaked into training
     spec = ml_env.config.spec("clearance")
-    assert clearance["data"]["keys_sha256"] == window_keys_digest(ml_env.settings, spec, clearance)
+    assert clearance["data"]["keys_sha256"] == window_keys_digest(ml_env.workspace, spec, clearance)
     features = {f["name"] for f in clearance["features"]}
     assert not features & {
         "arrestee_count",
@@ -333,14 +332,14 @@ def test_clearance_is_trained_out_of_time_and_held_against_the_oracle(ml_env, cl
 
 def test_offender_details_help_only_when_asked_for(ml_env, clearance):
     config = dataclasses.replace(ml_env.config, offender_known=True, grid=ml_env.config.grid[:1])
-    with_offender = train(ml_env.settings, "clearance", config, echo=lambda _: None)
+    with_offender = train(ml_env.workspace, "clearance", config, echo=lambda _: None)
     assert "has_unknown_offender" in {f["name"] for f in with_offender["features"]}
     assert with_offender["test_auc"] > clearance["test_auc"] + 0.03
     assert with_offender["test_auc"] <= with_offender["oracle_auc"] + 0.01
     # a better model on the same window becomes champion
     assert with_offender["promoted"]
     assert with_offender["champion"]["champion_version"] == clearance["version"]
-    champion = Registry(ml_env.settings).champion("clearance")
+    champion = Registry(ml_env.workspace).champion("clearance")
     assert champion["version"] == with_offender["version"]
 
 
@@ -353,7 +352,7 @@ def test_arrest_excludes_on_view_types_and_stays_below_the_oracle(ml_env, arrest
     # the newest 28 days' labels are still filling in: left out
     newest = (
         query(
-            ml_env.settings,
+            ml_env.workspace,
             f"select max(occurred_date) as d from {SCHEMA}."
             "fct_chicago_crimes where not is_arrest_generated",
         )
@@ -362,7 +361,7 @@ def test_arrest_excludes_on_view_types_and_stays_below_the_oracle(ml_env, arrest
     )
     assert date.fromisoformat(windows["test"]["last_day"]) == newest - timedelta(days=28)
     spec = ml_env.config.spec("arrest")
-    assert arrest["data"]["keys_sha256"] == window_keys_digest(ml_env.settings, spec, arrest)
+    assert arrest["data"]["keys_sha256"] == window_keys_digest(ml_env.workspace, spec, arrest)
     features = {f["name"] for f in arrest["features"]}
     assert not features & {"updated_on", "iucr", "description", "arrest", "id", "year"}
     assert 0.65 < arrest["test_auc"] <= arrest["oracle_auc"] + 0.01
@@ -371,7 +370,7 @@ def test_arrest_excludes_on_view_types_and_stays_below_the_oracle(ml_env, arrest
     districts = arrest["groups"]["district"]
     assert len(districts) >= 20
     assert sum(g["rows"] for g in districts) == arrest["test"]["rows"]
-    card = Registry(ml_env.settings).read("arrest", arrest["version"], "card.md").decode()
+    card = Registry(ml_env.workspace).read("arrest", arrest["version"], "card.md").decode()
     assert "Decision support only" in card
     assert "never the sole basis" in card
     assert "## By district" in card
@@ -379,8 +378,8 @@ def test_arrest_excludes_on_view_types_and_stays_below_the_oracle(ml_env, arrest
 
 
 def test_a_challenger_that_does_not_win_is_registered_but_not_promoted(ml_env, arrest):
-    registry = Registry(ml_env.settings)
-    again = train(ml_env.settings, "arrest", arrest_config(ml_env), echo=lambda _: None)
+    registry = Registry(ml_env.workspace)
+    again = train(ml_env.workspace, "arrest", arrest_config(ml_env), echo=lambda _: None)
     # the same data and seed give the same AUC: not better, so not champion
     assert again["champion"]["champion_auc_same_window"] == again["test_auc"]
     assert not again["promoted"]
@@ -396,23 +395,23 @@ def test_a_challenger_that_does_not_win_is_registered_but_not_promoted(ml_env, a
 
 
 def test_is_due_follows_the_champion_its_age_and_new_data(ml_env, arrest):
-    settings, config = ml_env.settings, ml_env.config
-    assert not is_due(settings, "arrest", config)
-    assert is_due(settings, "arrest", config, max_age_days=0)
-    assert "days past" in due_reason(settings, "arrest", config, new_data_days=-1)
-    empty = dataclasses.replace(settings, lake_url=f"file://{ml_env.folder / 'empty-lake'}")
+    workspace, config = ml_env.workspace, ml_env.config
+    assert not is_due(workspace, "arrest", config)
+    assert is_due(workspace, "arrest", config, max_age_days=0)
+    assert "days past" in due_reason(workspace, "arrest", config, new_data_days=-1)
+    empty = dataclasses.replace(workspace, lake=Lake(f"file://{ml_env.folder / 'empty-lake'}"))
     assert due_reason(empty, "arrest", config) == "no champion"
-    assert not is_due(settings, "arrest", dataclasses.replace(config, schema="no_such_schema"))
+    assert not is_due(workspace, "arrest", dataclasses.replace(config, schema="no_such_schema"))
 
 
 # -- scoring -------------------------------------------------------------------------------------
 def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env, arrest):
-    settings = ml_env.settings
-    champion = Registry(settings).champion("arrest")["version"]
-    first = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
+    workspace = ml_env.workspace
+    champion = Registry(workspace).champion("arrest")["version"]
+    first = score(workspace, "arrest", schema=SCHEMA, echo=lambda _: None)
     eligible = (
         query(
-            settings,
+            workspace,
             f"select count(*) as n from {SCHEMA}.fct_chicago_crimes where not is_arrest_generated",
         )
         .column("n")[0]
@@ -420,16 +419,16 @@ def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env,
     )
     assert first["rows_scored"] == eligible
     assert first["partitions_scored"] == ["2021", "2022", "2023", "2024", "2025"]
-    scores = query(settings, "select * from ml.arrest_scores").to_pylist()
+    scores = query(workspace, "select * from ml.arrest_scores").to_pylist()
     assert len(scores) == eligible
-    partitions = query(settings, "select * from ml.arrest_score_partitions").to_pylist()
+    partitions = query(workspace, "select * from ml.arrest_score_partitions").to_pylist()
     assert {p["model_version"] for p in partitions} == {champion}
     assert {p["contribution_method"] for p in partitions} == {"saabas"}
     assert sum(p["rows"] for p in partitions) == eligible
     named = {
         row["feature_index"]: row["feature_name"]
         for row in query(
-            settings,
+            workspace,
             "select feature_index, feature_name from ml.model_features "
             "where model = 'arrest' and model_version = $1",
             (champion,),
@@ -446,38 +445,38 @@ def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env,
         assert sizes == sorted(sizes, reverse=True)
         assert all(row[f"top_value_{k}"] for k in (1, 2, 3))
     narcotics = query(
-        settings,
+        workspace,
         "select count(*) as n from ml.arrest_scores s join "
         f"{SCHEMA}.fct_chicago_crimes m using (id) where m.is_arrest_generated",
     )
     assert narcotics.column("n")[0].as_py() == 0
     # the stored probability is what the champion predicts for the row
-    registry_model = Registry(settings).load_champion("arrest")
+    registry_model = Registry(workspace).load_champion("arrest")
     sample = query(
-        settings,
+        workspace,
         arrest_spec().select_sql(
             SCHEMA, "id in (select id from ml.arrest_scores order by id limit 50)"
         )
         + " order by row_key",
     )
-    stored = query(settings, "select probability from ml.arrest_scores order by id limit 50")
+    stored = query(workspace, "select probability from ml.arrest_scores order by id limit 50")
     np.testing.assert_allclose(
         registry_model.predict(sample), stored.column("probability").to_numpy(), rtol=1e-5
     )
 
     # a rerun scores nothing twice; a reloaded row rescores only its partition
-    again = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
+    again = score(workspace, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert again["rows_scored"] == 0
     assert again["rows_already_scored"] == eligible
     execute(
-        settings,
+        workspace,
         f"update {SCHEMA}.fct_chicago_crimes set source_loaded_at = now() "
         "where id = (select min(id) from ml_test_marts.fct_chicago_crimes "
         "where year = 2023 and not is_arrest_generated)",
     )
-    third = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
+    third = score(workspace, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert third["partitions_scored"] == ["2023"]
-    total = query(settings, "select count(*) as n from ml.arrest_scores").column("n")[0].as_py()
+    total = query(workspace, "select count(*) as n from ml.arrest_scores").column("n")[0].as_py()
     assert total == eligible
 
     # a row whose date was corrected into another year moves with it
@@ -486,54 +485,56 @@ def test_scores_land_in_the_warehouse_with_version_and_top_contributions(ml_env,
         "where year = 2023 and not is_arrest_generated"
     )
     execute(
-        settings,
+        workspace,
         f"update {SCHEMA}.fct_chicago_crimes set year = 2024, source_loaded_at = now() "
         f"where id = ({last_of_2023})",
     )
-    moved = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
+    moved = score(workspace, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert moved["partitions_scored"] == ["2023", "2024"]  # the year it left has a row fewer
-    partitions = query(settings, "select scored_partition, count(*) as n from "
+    partitions = query(workspace, "select scored_partition, count(*) as n from "
                        "ml.arrest_scores group by 1").to_pylist()  # fmt: skip
     assert sum(p["n"] for p in partitions) == eligible
 
     # a scores table of an older layout is rebuilt and every row scored again
-    execute(settings, "alter table ml.arrest_scores drop column top_value_3")
-    rebuilt = score(settings, "arrest", schema=SCHEMA, echo=lambda _: None)
+    execute(workspace, "alter table ml.arrest_scores drop column top_value_3")
+    rebuilt = score(workspace, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert rebuilt["rows_scored"] == eligible
 
 
 def test_scoring_without_a_champion_or_a_mart_skips(ml_env, arrest):
-    empty = dataclasses.replace(ml_env.settings, lake_url=f"file://{ml_env.folder / 'no-models'}")
+    empty = dataclasses.replace(
+        ml_env.workspace, lake=Lake(f"file://{ml_env.folder / 'no-models'}")
+    )
     result = score(empty, "arrest", schema=SCHEMA, echo=lambda _: None)
     assert result["rows_scored"] == 0
     assert "no champion" in result["skipped"]
-    result = score(ml_env.settings, "arrest", schema="no_such_schema", echo=lambda _: None)
+    result = score(ml_env.workspace, "arrest", schema="no_such_schema", echo=lambda _: None)
     assert result["rows_scored"] == 0
     assert "does not exist" in result["skipped"]
 
 
 def test_clearance_scores_carry_the_three_classes(ml_env, clearance):
     result = score(
-        ml_env.settings, "clearance", schema=SCHEMA, contributions="shap", echo=lambda _: None
+        ml_env.workspace, "clearance", schema=SCHEMA, contributions="shap", echo=lambda _: None
     )
     assert result["rows_scored"] == 10_000
     assert result["contribution_method"] == "shap"
-    rows = query(ml_env.settings, "select * from ml.clearance_scores limit 200").to_pylist()
+    rows = query(ml_env.workspace, "select * from ml.clearance_scores limit 200").to_pylist()
     for row in rows:
         assert row["p_open"] + row["p_arrest"] + row["p_exceptional"] == pytest.approx(1, 1e-4)
         assert row["p_open"] == pytest.approx(1 - row["probability"], abs=1e-5)
         assert row["top_feature_1"] is not None
         assert row["top_value_1"]
     methods = query(
-        ml_env.settings, "select distinct contribution_method from ml.clearance_score_partitions"
+        ml_env.workspace, "select distinct contribution_method from ml.clearance_score_partitions"
     )
     assert methods.column("contribution_method").to_pylist() == ["shap"]
 
 
 # -- a user's CSV --------------------------------------------------------------------------------
 def test_csv_scorer_scores_good_rows_and_reports_bad_rows(ml_env, arrest, tmp_path, monkeypatch):
-    from crimewh.cli import main
     from crimewh.settings import settings as cached_settings
+    from crimewh_orchestration.cli import main
 
     wire = ml_env.wire.slice(0, 60)
     display = [
@@ -621,8 +622,8 @@ def test_csv_scorer_scores_good_rows_and_reports_bad_rows(ml_env, arrest, tmp_pa
     unchanged = [i for i, record in enumerate(wire.to_pylist())
                  if i not in bad and record["primary_type"] == rows[i][3]]  # fmt: skip
     ids = ", ".join(rows[i][0] for i in unchanged)
-    champion = Registry(ml_env.settings).load_champion("arrest")
-    from_mart = query(ml_env.settings, arrest_spec().select_sql(SCHEMA, f"id in ({ids})"))
+    champion = Registry(ml_env.workspace).load_champion("arrest")
+    from_mart = query(ml_env.workspace, arrest_spec().select_sql(SCHEMA, f"id in ({ids})"))
     by_id = dict(zip(from_mart.column("row_key").to_pylist(),
                      champion.predict(from_mart), strict=True))  # fmt: skip
     assert len(unchanged) > 40
@@ -638,7 +639,7 @@ def test_csv_scorer_scores_good_rows_and_reports_bad_rows(ml_env, arrest, tmp_pa
             if len(row) == 15:  # leave the short row out
                 iso = row[2] if i == 4 else record["date"]
                 writer.writerow([*row[:2], iso, *row[3:]])
-    result = score_csv(ml_env.settings, api_path, tmp_path / "api-out.csv")
+    result = score_csv(ml_env.workspace, api_path, tmp_path / "api-out.csv")
     assert [e["row"] for e in result["errors"]] == [5, 10, 15]  # 1-based; the short row is gone
     with (tmp_path / "api-out.csv").open(newline="") as handle:
         api_body = list(csv.reader(handle))[1:]
@@ -652,5 +653,5 @@ def test_csv_without_the_needed_columns_is_refused(ml_env, arrest, tmp_path):
     path = tmp_path / "wrong.csv"
     path.write_text("Case Number,Block\nJJ1,001XX W MADISON ST\n")
     with pytest.raises(MLError, match=r"line 1: no column for date, primary_type"):
-        score_csv(ml_env.settings, path)
+        score_csv(ml_env.workspace, path)
     assert not Path(f"{path}.scored.csv").exists()

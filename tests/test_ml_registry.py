@@ -10,6 +10,7 @@ import xgboost as xgb
 from pyarrow import fs
 
 from crimewh.settings import Settings
+from crimewh_orchestration.workspace import ml_workspace
 from ml.db import MLError
 from ml.features import CATEGORICAL, NUMERIC, Feature, FittedFeatures, arrest_spec
 from ml.registry import Registry, new_version
@@ -63,7 +64,7 @@ def small_model(seed: int) -> tuple[dict[str, bytes], FittedFeatures, pa.Table]:
 
 
 def test_versions_champion_and_loading(settings):
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     assert registry.versions("arrest") == []
     assert registry.champion("arrest") is None
     with pytest.raises(MLError, match="no champion"):
@@ -96,7 +97,7 @@ def test_versions_champion_and_loading(settings):
 
 
 def test_names_are_checked(settings):
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     with pytest.raises(MLError, match="not a model version"):
         registry.read("arrest", "../../etc", "model.ubj")
     with pytest.raises(MLError, match="not a model name"):
@@ -107,7 +108,7 @@ def test_class_split_in_two_stages_and_older_softmax_versions(settings):
     """New versions split P(cleared) with P(arrest | cleared), so the classes agree with the
     main probability; a version saved before that, with one softmax booster, still loads and
     predicts its classes."""
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     files, fitted, rows = small_model(seed=3)
     rng = np.random.default_rng(3)
     classes = rng.integers(0, 3, rows.num_rows)

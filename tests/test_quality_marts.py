@@ -45,6 +45,8 @@ insert into {s}.agg_nibrs_agency_year_offenses values
 insert into {s}.fct_chicago_crimes values
     (11160347, 2025, 41.895796081, -87.761401563), (11160348, 2025, null, null);
 insert into {s}.agg_chicago_arrests values (2025, '011', 25, 1), (2025, null, null, 1);
+create table {s}.agg_chicago_type_hours (year integer, crime_count integer);
+insert into {s}.agg_chicago_type_hours values (2025, 2);
 """
 
 
@@ -95,6 +97,7 @@ def test_marts_that_disagree_stop_the_run(marts):
         "fct_nibrs_incidents.reconciles_with_agency_year_offenses",
         "fct_nibrs_agency_years.reconciles_with_agency_year_offenses",
         "fct_chicago_crimes.reconciles_with_agg_chicago_arrests",
+        "fct_chicago_crimes.reconciles_with_agg_chicago_type_hours",
     }
     message = str(stopped.value)
     assert all(name in message for name in failed)
@@ -119,7 +122,11 @@ def test_a_warehouse_of_nibrs_only_passes_and_checks_nibrs_only(marts, monkeypat
     gate checks the marts of the sources raw holds, and passes."""
     from crimewh.quality import run
 
-    execute(marts.url, f"drop table {SCHEMA}.fct_chicago_crimes, {SCHEMA}.agg_chicago_arrests")
+    execute(
+        marts.url,
+        f"drop table {SCHEMA}.fct_chicago_crimes, {SCHEMA}.agg_chicago_arrests, "
+        f"{SCHEMA}.agg_chicago_type_hours",
+    )
     monkeypatch.setattr(run, "_loaded_sources", lambda settings: {"nibrs"})
 
     report = check_marts(marts.settings, schema=SCHEMA, nibrs_years=None, store=False,
@@ -154,7 +161,8 @@ def test_a_missing_mart_fails_its_checks(marts):
 
     assert not report.passed
     assert {r.check for r in report.failed("critical")} == {
-        "fct_chicago_crimes.reconciles_with_agg_chicago_arrests"
+        "fct_chicago_crimes.reconciles_with_agg_chicago_arrests",
+        "fct_chicago_crimes.reconciles_with_agg_chicago_type_hours",
     }
     assert all(r.frame == f"{SCHEMA}.fct_chicago_crimes" for r in report.results)
     assert all(r.observed.startswith("could not be checked") for r in report.results)

@@ -216,8 +216,8 @@ def test_real_2021_lines_pass_the_format_and_code_checks(sample_bytes, tmp_path)
 
 
 def test_cli_runs_a_suite_by_hand(sample_bytes, tmp_path, monkeypatch, capsys):
-    from crimewh.cli import main
     from crimewh.settings import settings
+    from crimewh_orchestration.cli import main
 
     zip_path = tmp_path / "nibrs-2021.zip"
     write_zip(zip_path, MEMBER, [sample_bytes])

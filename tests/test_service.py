@@ -22,6 +22,7 @@ import pytest
 from crimewh import notify
 from crimewh.processes import free_port, stop_process_group
 from crimewh.settings import Settings
+from crimewh_orchestration.workspace import ml_workspace
 from ml.features import api_field
 from testkit.chicago_synth import synthesize
 from testkit.crimes_csv import PORTAL_HEADER, portal_rows
@@ -36,7 +37,8 @@ FORMULA = '=HYPERLINK("http://evil.example","click")'
 def start_service(env: dict, log: Path, *, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "crimewh.cli", "serve", "run", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "crimewh_orchestration.cli", "serve", "run", "--host", host,
+         "--port", str(port)],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -57,7 +59,7 @@ def champions(airflow):
     """Stand-in champions in Airflow's lake; the previous champions come back afterwards."""
     from ml.registry import Registry
 
-    registry = Registry(airflow.settings)
+    registry = Registry(ml_workspace(airflow.settings))
     before = {name: registry.champion(name) for name in ("arrest", "clearance")}
     versions = {
         "arrest": register_arrest(airflow.settings),
@@ -107,7 +109,7 @@ def crimes_csv(tmp_path_factory) -> Path:
 def score_file(settings: Settings, path: Path, out: Path) -> bytes:
     """`crimewh score arrest --file`, as a person runs it; the scored CSV's bytes."""
     done = subprocess.run(
-        [sys.executable, "-m", "crimewh.cli", "score", "arrest", "--file", str(path),
+        [sys.executable, "-m", "crimewh_orchestration.cli", "score", "arrest", "--file", str(path),
          "--out", str(out)],
         env={**os.environ, **settings.as_environment()}, capture_output=True, text=True,
         check=False,
@@ -173,7 +175,9 @@ def test_predictions_equal_crimewh_score_file_to_the_last_bit(service, airflow, 
     assert body["records"] == len(records) == len(scored)
     assert body["model_version"] == scored[0]["model_version"]
     # the CLI writes six decimals; in process, the function both call gives the full floats
-    same_code = score_rows(Registry(airflow.settings).load_champion("arrest"), records)
+    same_code = score_rows(
+        Registry(ml_workspace(airflow.settings)).load_champion("arrest"), records
+    )
     for prediction, row, expected in zip(predictions, scored, same_code, strict=True):
         assert prediction["probability"] == expected.probability  # bit for bit
         if expected.probability is None:
@@ -248,7 +252,7 @@ def test_a_malformed_request_is_422(service):
 def test_another_address_needs_a_token(service_env, tmp_path):
     env = {key: value for key, value in service_env.items() if key != "CRIMEWH_API_TOKEN"}
     refused = subprocess.run(
-        [sys.executable, "-m", "crimewh.cli", "serve", "run", "--host", "0.0.0.0",
+        [sys.executable, "-m", "crimewh_orchestration.cli", "serve", "run", "--host", "0.0.0.0",
          "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

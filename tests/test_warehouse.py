@@ -202,7 +202,7 @@ def test_loads_from_an_s3_lake(warehouse, s3_endpoint, monkeypatch, tmp_path):
 
 def test_psql_runs_commands_for_both_roles(warehouse):
     env = {**os.environ, "CRIMEWH_DATA_DIR": str(warehouse.settings.data_dir)}
-    command = [sys.executable, "-m", "crimewh.cli", "stack", "psql"]
+    command = [sys.executable, "-m", "crimewh_orchestration.cli", "stack", "psql"]
     out = subprocess.run(
         [*command, "-tA", "-c", "select current_user"],
         env=env,

@@ -56,6 +56,7 @@ class Manifest:
 class Lake:
     def __init__(self, url: str, *, s3_endpoint_url: str | None = None, embedded_s3: bool = False):
         self.url = url.rstrip("/")
+        self.s3_endpoint_url = s3_endpoint_url  # kept for lakes next to this one (the landing)
         parts = urlsplit(self.url)
         if parts.scheme == "s3":
             self.fs = _s3_filesystem(s3_endpoint_url, embedded=embedded_s3)

@@ -38,7 +38,7 @@ ENVIRONMENT = {
     "soda_page_size": "CRIMEWH_SODA_PAGE_SIZE",
     "lock_wait_seconds": "CRIMEWH_LOCK_WAIT_SECONDS",
     "failpoint": "CRIMEWH_FAILPOINT",
-    # the mailer (crimewh.notify) and the prediction service (crimewh.service)
+    # the mailer (crimewh.notify) and the prediction service (crimewh_orchestration.service)
     "smtp_host": "CRIMEWH_SMTP_HOST",
     "smtp_port": "CRIMEWH_SMTP_PORT",
     "smtp_tls": "CRIMEWH_SMTP_TLS",

@@ -241,7 +241,8 @@ def _plain_adbc_ingest(settings, decoded: Path, segments: list[str]) -> float:
 
 _PARSE_SCRIPT = """
 import json, sys
-import airflow.sdk, cosmos, crimewh.dag_support  # what a DAG processor holds after one parse
+# what a DAG processor holds after one parse
+import airflow.sdk, cosmos, crimewh_orchestration.dag_support
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 assert not bag.import_errors, bag.import_errors
@@ -252,10 +253,10 @@ print(json.dumps({s.file: s.duration.total_seconds() for s in bag.dagbag_stats})
 def bench_dag_parse(folder: Path) -> dict:
     """Seconds the DAG processor spends on each DAG file (cosmos renders the dbt graph at
     parse time), the median of ROUNDS fresh interpreters, against a per-file budget."""
-    from crimewh import airflow_runtime
-    from crimewh.dag_support import dbt_manifest
     from crimewh.dbt import run_dbt
     from crimewh.settings import Settings
+    from crimewh_orchestration import airflow_runtime
+    from crimewh_orchestration.dag_support import dbt_manifest
 
     # parsing connects to nothing: the DAG files read no setting at parse time
     settings = Settings.load(
@@ -324,7 +325,7 @@ def bench_pipeline(folder: Path, *, incidents: int, keep_warehouse: bool = False
     stack.up(settings, echo=lambda _: None)
     settings = Settings.load(environ)
     env = {**os.environ, **settings.as_environment()}
-    crimewh = [sys.executable, "-m", "crimewh.cli"]
+    crimewh = [sys.executable, "-m", "crimewh_orchestration.cli"]
     year = str(BENCH_YEAR)
     steps = [
         ("ingest", [*crimewh, "nibrs", "ingest", "--year", year, "--zip", str(zip_path)]),
@@ -460,11 +461,11 @@ def bench_dag_dbt(folder: Path, *, incidents: int) -> dict:
     timed before and after it (the median of the two)."""
     import shutil
 
-    from crimewh import airflow_runtime
-    from crimewh.airflow_client import span_seconds
     from crimewh.processes import free_port
     from crimewh.settings import Settings
     from crimewh.warehouse import stack
+    from crimewh_orchestration import airflow_runtime
+    from crimewh_orchestration.airflow_client import span_seconds
 
     zip_path = synthetic_year(folder / f"pipeline-{incidents}", incidents=incidents)
     data_dir = folder / "dag-dbt" / "warehouse"
@@ -477,7 +478,7 @@ def bench_dag_dbt(folder: Path, *, incidents: int) -> dict:
     stack.up(settings, echo=lambda _: None)
     settings = Settings.load(environ)
     env = {**os.environ, **settings.as_environment()}
-    crimewh = [sys.executable, "-m", "crimewh.cli"]
+    crimewh = [sys.executable, "-m", "crimewh_orchestration.cli"]
     year = str(BENCH_YEAR)
     plain = [*crimewh, "dbt", "build", "--select", "tag:nibrs",
              "--vars", json.dumps({"nibrs_years": [BENCH_YEAR]})]  # fmt: skip

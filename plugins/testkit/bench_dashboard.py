@@ -114,13 +114,15 @@ def build_warehouse(
     if build.returncode:
         raise RuntimeError(f"dbt build failed:\n{build.output[-3000:]}")
     if models:
+        from crimewh_orchestration.workspace import ml_workspace
         from ml.score import score
         from ml.train import TrainConfig, train
 
         for model in ("clearance", "arrest"):
             echo(f"dashboard warehouse: train and score {model}")
-            train(settings, model, TrainConfig(max_rounds=200), echo=lambda _: None)
-            score(settings, model, echo=lambda _: None)
+            workspace = ml_workspace(settings)
+            train(workspace, model, TrainConfig(max_rounds=200), echo=lambda _: None)
+            score(workspace, model, echo=lambda _: None)
     marker.write_text(json.dumps(recipe))
     echo(f"dashboard warehouse: built in {time.perf_counter() - started:.0f} s")
     return recipe
@@ -131,10 +133,11 @@ def drift_queries(connection, settings) -> list[tuple]:
     registry and the sample share the page computes."""
     import pandas as pd
 
+    from crimewh_orchestration.workspace import ml_workspace
     from dashboard import queries as q
     from ml.registry import Registry
 
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     sizes = dict(q.run(connection, q.MART_ROWS).itertuples(index=False))
     has_scores = dict(q.run(connection, q.SCORE_TABLES).itertuples(index=False))
     found = [(q.MART_ROWS, {})]

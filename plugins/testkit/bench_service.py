@@ -45,11 +45,12 @@ def _settings(folder: Path, **extra):
 
 def _champion(folder: Path, settings) -> str:
     """The stand-in arrest champion, trained once per recipe."""
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.registry import Registry
     from testkit.stand_in_models import register_arrest
 
     marker = folder / "model.json"
-    record = Registry(settings).champion("arrest")
+    record = Registry(ml_workspace(settings)).champion("arrest")
     if record and marker.exists() and json.loads(marker.read_text()) == {
         **MODEL, "version": record["version"]
     }:  # fmt: skip
@@ -81,7 +82,7 @@ def bench_predict(folder: Path, *, calls: int = PREDICT_CALLS) -> dict:
     """p50/p99 of one-record predictions against `crimewh serve` on one worker."""
     import httpx
 
-    from crimewh.service import server
+    from crimewh_orchestration.service import server
     from testkit.chicago_synth import synthesize
     from testkit.crimes_csv import PORTAL_HEADER, portal_rows
 
@@ -129,9 +130,9 @@ def bench_batch(folder: Path, *, rows: int = BATCH_ROWS) -> dict:
     """A million-row CSV through the upload page's path, against `crimewh score --file`."""
     import httpx
 
-    from crimewh import airflow_runtime
-    from crimewh.service import jobs, server
     from crimewh.warehouse import stack
+    from crimewh_orchestration import airflow_runtime
+    from crimewh_orchestration.service import jobs, server
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(folder / "run", ignore_errors=True)
@@ -142,8 +143,8 @@ def bench_batch(folder: Path, *, rows: int = BATCH_ROWS) -> dict:
     env = {**os.environ, **settings.as_environment()}
     out = folder / "run" / "cli.scored.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cli = [sys.executable, "-m", "crimewh.cli", "score", "arrest", "--file", str(path),
-           "--out", str(out)]  # fmt: skip
+    cli = [sys.executable, "-m", "crimewh_orchestration.cli", "score", "arrest",
+           "--file", str(path), "--out", str(out)]  # fmt: skip
     # the CLI before and after (the median): a shared host's load moves either run by a third
     before_s, cli_rss = _timed(cli, env)
     extra = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True", "CRIMEWH_TASK_RETRIES": "0"}
@@ -201,7 +202,7 @@ def bench_batch(folder: Path, *, rows: int = BATCH_ROWS) -> dict:
 
 
 def _same_file(settings, job_id: str, expected: Path) -> bool:
-    from crimewh.service import jobs
+    from crimewh_orchestration.service import jobs
 
     with jobs.open_file(settings, job_id, "scored.csv") as stream, expected.open("rb") as local:
         while True:

@@ -27,6 +27,7 @@ def prepared_rows(folder: Path, *, rows: int, seed: int = 0):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from crimewh.settings import project_dir
     from ml.features import arrest_spec, chicago_source_features
     from testkit.chicago_synth import synthesize
 
@@ -54,7 +55,8 @@ def prepared_rows(folder: Path, *, rows: int, seed: int = 0):
         "longitude",
     )
     columns = {name: wire.column(name).to_pylist() for name in fields}
-    source = chicago_source_features(columns, arrest_spec())
+    seeds = project_dir() / "dbt_project" / "seeds"
+    source = chicago_source_features(columns, arrest_spec(), seeds)
     keep = np.ones(wire.num_rows, bool)
     keep[list(source.errors)] = False  # the arrest-generated types, as the model leaves out
     table = source.table.append_column("label", wire.column("arrest").cast(pa.int64()))

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from crimewh.chicago import FIRST_YEAR, LAST_YEAR, LOCATION_SHAPES
-from crimewh.chicago.cli import year_span
+from crimewh_orchestration.chicago_cli import year_span
 from testkit.bench import BENCHMARKS
 
 DEFAULT_SERVE_ROWS = 100_000
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from crimewh.cli import log_progress_to_stderr
+    from crimewh_orchestration.cli import log_progress_to_stderr
 
     log_progress_to_stderr()
     args = build_parser().parse_args(argv)

@@ -21,8 +21,8 @@ from crimewh.settings import Settings
 def run_demo(
     settings: Settings, *, year: int, incidents: int, chicago_rows: int, echo=print
 ) -> int:
-    from crimewh import airflow_runtime
     from crimewh.warehouse import stack
+    from crimewh_orchestration import airflow_runtime
     from testkit.chicago_synth import synthesize as synthesize_chicago
     from testkit.chicago_synth import truth_path_for, write_truth
     from testkit.nibrs_synth import synthesize as synthesize_nibrs
@@ -77,7 +77,7 @@ def run_demo(
 
 def _dashboard(settings: Settings, echo) -> int:
     """Start the dashboard on what the run built; its URL is the demo's last line."""
-    from crimewh import dashboard_runtime
+    from crimewh_orchestration import dashboard_runtime
 
     try:
         report = dashboard_runtime.up(settings, echo=lambda line: echo(f"    {line}"))
@@ -95,7 +95,7 @@ def _run_nightly(settings, started, echo) -> str:
     """Trigger the nightly through the REST API and follow it to its end, a line per task
     as it finishes (the dbt models' own tasks counted, not listed: one `dbt build` runs
     them all); the run's final state."""
-    from crimewh import airflow_runtime
+    from crimewh_orchestration import airflow_runtime
 
     dag_id = "crime_warehouse_nightly"
     api = airflow_runtime.client(settings)
@@ -174,9 +174,10 @@ def _report(settings: Settings, summary: dict, started: float, echo) -> None:
 
 def _model_cards(settings: Settings) -> list[tuple[str, str]]:
     """Each champion's model card, where the registry keeps it."""
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.registry import Registry
 
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     cards = []
     for model in ("clearance", "arrest"):
         champion = registry.champion(model)

@@ -32,13 +32,14 @@ def register_arrest(
     import pyarrow as pa
     import xgboost as xgb
 
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.features import FittedFeatures, arrest_spec, chicago_source_features
     from testkit.chicago_synth import synthesize
 
     wire = synthesize(rows, seed=seed, years=(2023, 2025)).table
     columns = {name: wire.column(name).to_pylist() for name in wire.column_names}
     spec = arrest_spec()
-    source = chicago_source_features(columns, spec)
+    source = chicago_source_features(columns, spec, ml_workspace(settings).seeds_dir)
     keep = np.ones(wire.num_rows, bool)
     keep[list(source.errors)] = False  # the arrest-generated types, as the model leaves out
     table = source.table.filter(pa.array(keep))
@@ -91,10 +92,11 @@ def register_clearance(
 
 
 def _register(settings, model, fitted, booster, class_booster, label, table) -> str:
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.evaluate import roc_auc
     from ml.registry import Registry, new_version
 
-    registry = Registry(settings)
+    registry = Registry(ml_workspace(settings))
     version = new_version()
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")
     auc = roc_auc(label.astype(int), booster.predict(fitted.dmatrix(table)))

@@ -409,6 +409,25 @@ MART_TABLES = NIBRS_MARTS + CHICAGO_MARTS
 OPEN_SHARE = (0.3, 0.95)  # NIBRS clears 5-70% of incidents, depending on the offense mix
 
 
+def _reconciles_with_chicago_aggregate(schema: str, aggregate: str) -> Check:
+    return Check(
+        f"fct_chicago_crimes.reconciles_with_{aggregate}", f"{schema}.fct_chicago_crimes",
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": f"""
+            with facts as (select year, count(*) as crimes from {{batch}} group by year),
+            aggregated as (
+                select year, sum(crime_count) as crimes from {schema}.{aggregate} group by year
+            )
+            select year, facts.crimes as facts, aggregated.crimes as aggregated
+            from facts full join aggregated using (year)
+            where facts.crimes is distinct from aggregated.crimes"""},
+        CRITICAL,
+        f"Every crime is counted once in {aggregate}: its totals are the facts'. A difference "
+        "means the aggregate missed a pull batch: rebuild it "
+        f"(crimewh dbt build --select {aggregate} --full-refresh).",
+    )  # fmt: skip
+
+
 def _year_filter(years: list[int] | None) -> str:
     if years is None:
         return "true"
@@ -474,21 +493,8 @@ def marts_checks(
               f"A year leaves {OPEN_SHARE[0]:.0%}-{OPEN_SHARE[1]:.0%} of its incidents open, as "
               "NIBRS years do: outside it, arrestee records or clearance codes were lost or "
               "misread (a shifted layout, a truncated file)."),
-        Check("fct_chicago_crimes.reconciles_with_agg_chicago_arrests",
-              f"{schema}.fct_chicago_crimes", "UnexpectedRowsExpectation",
-              {"unexpected_rows_query": f"""
-                  with facts as (select year, count(*) as crimes from {{batch}} group by year),
-                  aggregated as (
-                      select year, sum(crime_count) as crimes
-                      from {schema}.agg_chicago_arrests group by year
-                  )
-                  select year, facts.crimes as facts, aggregated.crimes as aggregated
-                  from facts full join aggregated using (year)
-                  where facts.crimes is distinct from aggregated.crimes"""},
-              CRITICAL,
-              "Every crime is counted once in agg_chicago_arrests: its totals are the facts'. "
-              "A difference means the aggregate missed a pull batch: rebuild it "
-              "(crimewh dbt build --select agg_chicago_arrests --full-refresh)."),
+        *(_reconciles_with_chicago_aggregate(schema, name)
+          for name in ("agg_chicago_arrests", "agg_chicago_type_hours")),
         _between("fct_chicago_crimes.latitude_in_chicago", f"{schema}.fct_chicago_crimes",
                  "latitude", *lat, WARNING,
                  "Latitudes are inside Chicago (the batch gate stops others before the load)."),

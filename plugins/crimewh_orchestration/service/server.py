@@ -9,6 +9,7 @@ access log has the request line, which never holds it.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -61,17 +62,14 @@ def run(settings: Settings, *, host: str, port: int) -> None:
     """Serve in this process until interrupted (one worker: the models load once)."""
     import uvicorn
 
-    from crimewh.service.app import create_app
+    from crimewh_orchestration.service.app import create_app
 
     check_access(host, settings.api_token)
     # XGBoost on one thread unless told otherwise: a request's few rows gain nothing from a
     # second one, and each request thread would start an OpenMP team of its own that spins
     # against the others (one-record p50 went from 14 ms to 163 ms with two on a busy host)
     if "CRIMEWH_ML_NTHREAD" not in os.environ:
-        from crimewh.settings import settings as process_settings
-
-        os.environ["CRIMEWH_ML_NTHREAD"] = "1"
-        process_settings.cache_clear()  # ml.db.nthread reads the process's settings
+        settings = dataclasses.replace(settings, ml_nthread=1)
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, workers=1, log_level="info",
         server_header=False, timeout_graceful_shutdown=10,
@@ -102,7 +100,7 @@ def up(settings: Settings, *, host: str, port: int | None = None, echo=print) ->
     home = folder(settings)
     home.mkdir(parents=True, exist_ok=True)
     log = home / "service.log"
-    command = [sys.executable, "-m", "crimewh.cli", "serve", "run", "--host", host,
+    command = [sys.executable, "-m", "crimewh_orchestration.cli", "serve", "run", "--host", host,
                "--port", str(port)]  # fmt: skip
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -59,7 +59,7 @@ create table if not exists {TABLE} (
 );
 comment on table {TABLE} is 'CSV uploads scored by the arrest model through the
 chicago_csv_scoring DAG: who sent what and when, the status, the counts, the first bad rows
-(errors) and where the scored CSV is (result). Written by crimewh.service.jobs.';
+(errors) and where the scored CSV is (result). Written by crimewh_orchestration.service.jobs.';
 do $$ begin
     -- who uploaded what is not the analysts'' business (they read the rest of ml)
     if exists (select from pg_roles where rolname = 'analyst') then
@@ -198,8 +198,8 @@ def scored_name(file_name: str) -> str:
 def trigger(settings: Settings, job_id: str) -> str:
     """Start the job's DAG run through Airflow's REST API, as the UI's Trigger button does;
     the run's id. A JobError says what to do when Airflow cannot take it."""
-    from crimewh import airflow_runtime
-    from crimewh.airflow_client import AirflowApiError
+    from crimewh_orchestration import airflow_runtime
+    from crimewh_orchestration.airflow_client import AirflowApiError
 
     try:
         client = airflow_runtime.client(settings)
@@ -225,6 +225,7 @@ def run_job(settings: Settings, job_id: str, *, log_url: str | None = None) -> d
     that cannot be scored (the job is then failed and mailed); anything else is left to
     Airflow's retries, and its failure callback (``on_task_failure``) fails the job."""
     from crimewh import notify
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.csv_scoring import score_csv
     from ml.db import MLError
 
@@ -239,7 +240,7 @@ def run_job(settings: Settings, job_id: str, *, log_url: str | None = None) -> d
         update(settings, job_id, progress="scoring with the arrest champion")
         out = Path(folder) / scored_name(local.name)
         try:
-            result = score_csv(settings, local, out)
+            result = score_csv(ml_workspace(settings), local, out)
         except MLError as error:
             fail(settings, job_id, str(error).replace(str(local), job["file_name"]))
             raise JobInputError(str(error)) from None

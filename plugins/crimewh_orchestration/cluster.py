@@ -37,7 +37,7 @@ from pathlib import Path
 BUCKET = "crimewh-lake"
 QUEUE = "default"
 HOSTNAME_VARIABLE = "CRIMEWH_WORKER_HOSTNAME"
-HOSTNAME_CALLABLE = "crimewh.cluster.worker_hostname"
+HOSTNAME_CALLABLE = "crimewh_orchestration.cluster.worker_hostname"
 # the compose service and the `airflow` arguments of every process that is not a worker
 CONTROL_SERVICES = {
     "airflow-apiserver": ["api-server"],
@@ -372,7 +372,7 @@ def status(root: Path) -> dict:
 
 def client(root: Path):
     """The cluster's REST API, logged in as its admin."""
-    from crimewh.airflow_client import AirflowClient
+    from crimewh_orchestration.airflow_client import AirflowClient
 
     state = ClusterState.load(root.resolve())
     if state is None:
@@ -413,9 +413,9 @@ def _start_services(root: Path, state: ClusterState, project: Path, echo) -> End
 
 def _prepare(environment: Mapping[str, str], root: Path, project: Path, echo) -> None:
     """The metadata schema, the warehouse pool and the manifest the DAGs render from."""
-    from crimewh.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
     from crimewh.dbt import run_dbt
     from crimewh.settings import Settings
+    from crimewh_orchestration.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
 
     airflow = str(Path(sys.executable).with_name("airflow"))
     echo("airflow: migrating the metadata database")

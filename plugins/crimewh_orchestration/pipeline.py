@@ -154,11 +154,13 @@ def quality_marts(settings: Settings) -> dict:
 
 
 def train_if_due(settings: Settings, model: str) -> dict:
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.train import is_due, train
 
-    if not is_due(settings, model):
+    workspace = ml_workspace(settings)
+    if not is_due(workspace, model):
         return {"model": model, "trained": False}
-    evaluation = train(settings, model)
+    evaluation = train(workspace, model)
     return {"model": model, "trained": True, **_headline(evaluation)}
 
 
@@ -166,9 +168,10 @@ def score(settings: Settings, model: str) -> dict:
     """Score what the champion has not scored yet, then rebuild the mart that puts the scores
     beside the facts they score, so analysts see them in this run and not the next one (the
     mart rebuilds only the years whose scores changed)."""
+    from crimewh_orchestration.workspace import ml_workspace
     from ml.score import score as score_model
 
-    result = {"model": model, **score_model(settings, model)}
+    result = {"model": model, **score_model(ml_workspace(settings), model)}
     if result.get("partitions_scored"):
         result["mart"] = SCORE_MARTS[model]
         dbt_build(settings, select=[SCORE_MARTS[model]])

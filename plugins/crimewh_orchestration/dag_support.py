@@ -116,8 +116,9 @@ def dbt_task_group(
 
     One task (the producer) runs a single `dbt build` of the selection, as `crimewh dbt
     build` would: every model shows as a task of its own that follows the producer's
-    progress (a sensor, deferred to the triggerer while it waits; see `crimewh.dbt_watcher`
-    for the few seconds each one settles), so the UI still shows
+    progress (a sensor, deferred to the triggerer while it waits; see
+    `crimewh_orchestration.dbt_watcher` for the few seconds each one settles), so the UI
+    still shows
     each model's state and a model can be retried alone, without paying for one dbt
     start-up per model (4-5 s each, most of a small night's dbt time before). Tests run
     after all models, in one task. Rendered from the parsed manifest (`crimewh dbt parse`;
@@ -127,7 +128,7 @@ def dbt_task_group(
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-    from crimewh.dbt_watcher import use_settled_trigger
+    from crimewh_orchestration.dbt_watcher import use_settled_trigger
 
     use_settled_trigger()
 

@@ -16,7 +16,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from crimewh import cluster
+    from crimewh_orchestration import cluster
 
     root = _root(args)
     state = cluster.up(root, workers=args.workers)
@@ -32,14 +32,14 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from crimewh import cluster
+    from crimewh_orchestration import cluster
 
     cluster.down(_root(args))
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crimewh import cluster
+    from crimewh_orchestration import cluster
 
     print(json.dumps(cluster.status(_root(args)), indent=2))
     return 0

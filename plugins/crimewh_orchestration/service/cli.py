@@ -19,7 +19,7 @@ def _settings():
 
 
 def _run(args: argparse.Namespace) -> int:
-    from crimewh.service.server import ServiceError, run
+    from crimewh_orchestration.service.server import ServiceError, run
 
     settings = _settings()
     try:
@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from crimewh.service.server import ServiceError, up
+    from crimewh_orchestration.service.server import ServiceError, up
 
     settings = _settings()
     try:
@@ -44,14 +44,14 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from crimewh.service.server import down
+    from crimewh_orchestration.service.server import down
 
     down(_settings())
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crimewh.service.server import status
+    from crimewh_orchestration.service.server import status
 
     print(json.dumps(status(_settings()), indent=2))
     return 0

@@ -14,15 +14,15 @@ from pathlib import Path
 # subparsers object and sets ``handler``. Registration must stay cheap (no heavy imports),
 # because every `crimewh` call builds the whole parser.
 AREA_MODULES = (
-    "crimewh.warehouse.cli",
-    "crimewh.airflow_cli",
-    "crimewh.cluster_cli",
-    "crimewh.dashboard_cli",
-    "crimewh.quality.cli",
-    "crimewh.chicago.cli",
-    "crimewh.transform_cli",
-    "crimewh.service.cli",
-    "ml.cli",
+    "crimewh_orchestration.warehouse_cli",
+    "crimewh_orchestration.airflow_cli",
+    "crimewh_orchestration.cluster_cli",
+    "crimewh_orchestration.dashboard_cli",
+    "crimewh_orchestration.quality_cli",
+    "crimewh_orchestration.chicago_cli",
+    "crimewh_orchestration.transform_cli",
+    "crimewh_orchestration.service.cli",
+    "crimewh_orchestration.ml_cli",
 )
 
 
@@ -33,10 +33,10 @@ def _nibrs_decode(args: argparse.Namespace) -> int:
 
 
 def _nibrs_ingest(args: argparse.Namespace) -> int:
-    from crimewh import pipeline
     from crimewh.nibrs_ingest import IngestError
     from crimewh.quality.run import QualityGateError
     from crimewh.settings import SettingsError, settings
+    from crimewh_orchestration import pipeline
     from decoder.source import DecodeError
 
     try:

@@ -15,8 +15,8 @@ def _settings():
 
 
 def _up(args: argparse.Namespace) -> int:
-    from crimewh import dashboard_runtime
     from crimewh.settings import SettingsError
+    from crimewh_orchestration import dashboard_runtime
 
     try:
         report = dashboard_runtime.up(_settings(), port=args.port)
@@ -29,14 +29,14 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from crimewh import dashboard_runtime
+    from crimewh_orchestration import dashboard_runtime
 
     dashboard_runtime.down(_settings())
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crimewh import dashboard_runtime
+    from crimewh_orchestration import dashboard_runtime
 
     print(json.dumps(dashboard_runtime.status(_settings()), indent=2))
     return 0

@@ -51,10 +51,11 @@ class Champions:
         self._registry = None
 
     def registry(self):
+        from crimewh_orchestration.workspace import ml_workspace
         from ml.registry import Registry
 
         if self._registry is None:
-            self._registry = Registry(self.settings)
+            self._registry = Registry(ml_workspace(self.settings))
         return self._registry
 
     def get(self, name: str) -> LoadedModel:
@@ -230,7 +231,6 @@ def explain(loaded: LoadedModel, table: pa.Table) -> list[list[dict]]:
     """Per row, the top features by |contribution| (as ``ml.<model>_scores`` keeps them)."""
     import xgboost as xgb
 
-    from ml.db import nthread
     from ml.score import feature_names, top_contributions
 
     fitted = loaded.features
@@ -240,7 +240,7 @@ def explain(loaded: LoadedModel, table: pa.Table) -> list[list[dict]]:
         feature_names=fitted.spec.feature_names,
         feature_types=fitted.feature_types,
         enable_categorical=True,
-        nthread=nthread(),
+        nthread=loaded.nthread,
     )
     contributions = loaded.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True)
     order, shown, picked = top_contributions(loaded, matrix, contributions)

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from crimewh_orchestration.workspace import ml_workspace
+
 MODELS = ("clearance", "arrest")
 CONTRIBUTION_METHODS = ("saabas", "shap")  # as ml.score, without importing it here
 ERROR_PREVIEW = 20  # bad rows listed on the terminal; all of them are in the output's column
@@ -36,12 +38,12 @@ def _train(args: argparse.Namespace) -> int:
     try:
         settings = _settings()
         if args.if_due:
-            reason = due_reason(settings, args.model, config)
+            reason = due_reason(ml_workspace(settings), args.model, config)
             if reason is None:
                 print(json.dumps({"model": args.model, "trained": False, "due": False}))
                 return 0
             print(f"{args.model} is due: {reason}", file=sys.stderr)
-        evaluation = train(settings, args.model, config)
+        evaluation = train(ml_workspace(settings), args.model, config)
     except (MLError, SettingsError) as error:
         print(f"crimewh train {args.model}: {error}", file=sys.stderr)
         return 1
@@ -76,7 +78,7 @@ def _score(args: argparse.Namespace) -> int:
             return 2
         from ml.score import score
 
-        result = score(_settings(), args.model, contributions=args.contributions)
+        result = score(ml_workspace(_settings()), args.model, contributions=args.contributions)
     except (MLError, SettingsError) as error:
         print(f"crimewh score {args.model}: {error}", file=sys.stderr)
         return 1
@@ -97,7 +99,7 @@ def _score_file(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    result = score_csv(_settings(), args.file, args.out)
+    result = score_csv(ml_workspace(_settings()), args.file, args.out)
     for error in result["errors"][:ERROR_PREVIEW]:
         print(
             f"{args.file}: row {error['row']} (line {error['line']}): {error['error']}",

@@ -6,7 +6,7 @@
 (A local SODA server with synthetic rows, for tests and the demo, is in the test kit:
 ``python -m testkit chicago-serve``.)
 
-Also runnable on its own: ``python -m crimewh.chicago.cli pull …``.
+Also runnable on its own: ``python -m crimewh_orchestration.chicago_cli pull …``.
 """
 
 from __future__ import annotations
@@ -195,8 +195,8 @@ def register(areas) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The chicago commands alone: ``python -m crimewh.chicago.cli pull …``."""
-    from crimewh.cli import main as crimewh_main
+    """The chicago commands alone: ``python -m crimewh_orchestration.chicago_cli pull …``."""
+    from crimewh_orchestration.cli import main as crimewh_main
 
     return crimewh_main(["chicago", *(sys.argv[1:] if argv is None else argv)])
 

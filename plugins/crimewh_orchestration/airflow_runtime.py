@@ -118,8 +118,8 @@ def airflow(
 
 def prepare(settings: Settings, *, extra_env: Mapping[str, str] | None = None, echo=print) -> None:
     """The metadata schema, the warehouse pool and the dbt manifest cosmos renders from."""
-    from crimewh.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
     from crimewh.dbt import run_dbt
+    from crimewh_orchestration.dag_support import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
 
     airflow_home(settings).mkdir(parents=True, exist_ok=True)
     echo("airflow: migrating the metadata database")
@@ -215,7 +215,7 @@ def wait_healthy(port: int, *, process=None, log: Path | None = None, timeout: f
 
 def client(settings: Settings):
     """The REST API of this data folder's running Airflow, logged in as its admin."""
-    from crimewh.airflow_client import AirflowClient
+    from crimewh_orchestration.airflow_client import AirflowClient
 
     state = _state(settings)
     if not state.get("pid") or not process_alive(state["pid"]):

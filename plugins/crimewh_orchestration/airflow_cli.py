@@ -15,7 +15,7 @@ def _settings():
 
 
 def _up(args: argparse.Namespace) -> int:
-    from crimewh import airflow_runtime
+    from crimewh_orchestration import airflow_runtime
 
     report = airflow_runtime.up(_settings())
     password = airflow_runtime.admin_password(_settings())
@@ -28,14 +28,14 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from crimewh import airflow_runtime
+    from crimewh_orchestration import airflow_runtime
 
     airflow_runtime.down(_settings(), stack_too=not args.keep_stack)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crimewh import airflow_runtime
+    from crimewh_orchestration import airflow_runtime
 
     settings = _settings()
     state = airflow_runtime._state(settings)
@@ -47,7 +47,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _cli(args: argparse.Namespace) -> int:
-    from crimewh import airflow_runtime
+    from crimewh_orchestration import airflow_runtime
 
     if not args.passthrough:
         print("usage: crimewh airflow cli <airflow arguments>, e.g. dags list", file=sys.stderr)

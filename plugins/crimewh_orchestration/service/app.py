@@ -4,7 +4,7 @@
 documentation is at ``/docs``. With ``CRIMEWH_API_TOKEN`` set, ``predict`` and ``upload``
 need ``Authorization: Bearer <token>`` (the upload page sends it as a form field, which a
 plain form can do); the rest is readable by whoever reaches the service, which without a
-token is this machine only (``crimewh.service.server`` binds 127.0.0.1 then).
+token is this machine only (``crimewh_orchestration.service.server`` binds 127.0.0.1 then).
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 
-from crimewh.service import jobs, pages
-from crimewh.service.predict import Champions, NoChampionError, UnknownModelError, predict
-from crimewh.service.schemas import (
+from crimewh_orchestration.service import jobs, pages
+from crimewh_orchestration.service.predict import (
+    Champions,
+    NoChampionError,
+    UnknownModelError,
+    predict,
+)
+from crimewh_orchestration.service.schemas import (
     Check,
     Health,
     Job,
@@ -33,7 +38,7 @@ from crimewh.service.schemas import (
     Problem,
     VersionInfo,
 )
-from crimewh.service.upload import UploadError, check_csv, receive
+from crimewh_orchestration.service.upload import UploadError, check_csv, receive
 from ml.db import MLError
 from ml.features import MODELS
 
