@@ -40,7 +40,9 @@ from crimewh_orchestration import cluster
 
 BENCH = "cluster_backfill"
 DAG = "nibrs_years_backfill"
-YEARS = (2015, 2016, 2017)
+# not 2015: the generator writes Vermont's 2015 arrestees in the standard layout, which the
+# decoder (rightly) reads with that year's variant, so a synthetic 2015 fails the gate
+YEARS = (2016, 2017, 2018)
 WORKER_COUNTS = (1, 2)  # the baseline first: the ratio divides by it
 # longer than this, a configuration has hung, or the machine is too busy to measure anything
 RUN_TIMEOUT_S = 50 * 60
