@@ -230,3 +230,46 @@ def test_two_data_folders_run_side_by_side(warehouse, tmp_path):
     finally:
         stack.down(other, echo=lambda _: None)
     assert stack.status(other)["postgres"].startswith("stopped")
+
+
+def test_two_first_loads_of_a_table_do_not_both_create_its_parent(warehouse):
+    """Two years loaded for the first time at once (a backfill on two workers): the second
+    waits for the first to commit the parent table, then finds it, instead of failing on
+    its name (`duplicate key ... pg_type_typname_nsp_index`)."""
+    import threading
+
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from crimewh.warehouse.loader import _ensure_parent
+
+    schema = pa.schema([("incident_number", pa.string())])
+    table = "test_first_load_race"
+    url = warehouse.settings.warehouse_url
+    first, second = adbc.connect(url), adbc.connect(url)
+    outcome = {}
+    try:
+        with first.cursor() as cur:
+            _ensure_parent(cur, table, schema)  # holds the lock until it commits
+
+            def load_second():
+                try:
+                    with second.cursor() as other:
+                        _ensure_parent(other, table, schema)
+                    second.commit()
+                    outcome["second"] = "ok"
+                except Exception as error:  # reported by the assertion below
+                    outcome["second"] = repr(error)
+
+            waiting = threading.Thread(target=load_second)
+            waiting.start()
+            waiting.join(timeout=2)
+            assert waiting.is_alive(), f"the second did not wait: {outcome}"
+        first.commit()
+        waiting.join(timeout=30)
+        assert outcome == {"second": "ok"}
+    finally:
+        for conn in (first, second):
+            conn.close()
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(f"drop table if exists raw.{table}")
+        conn.close()

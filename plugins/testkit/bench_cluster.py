@@ -14,11 +14,10 @@ run lasts: on a small machine they say whether PostgreSQL, the workers or someth
 bounds the speed-up, and how much of the machine other work took meanwhile.
 
 Before the timed run, each cluster backfills one small year before the first (untimed, the
-same on one worker as on two). Two first loads of different years into a fresh warehouse
-collide: each creates the raw tables' partitioned parents inside its own load's transaction,
-so the second fails on the first's uncommitted table (crimewh.warehouse.loader
-``_ensure_parent``). The warm-up creates them, and starts the workers' first task and dbt's
-first run, so the timed run measures the backfill and not a cold start.
+same on one worker as on two): it creates the raw tables' parents and starts the workers'
+first task and dbt's first run, so the timed run measures the backfill and not a cold start.
+(It first stood in for a loader fix: two first loads into a fresh warehouse both created the
+same parent table and the second failed; the loader now has them take turns.)
 """
 
 from __future__ import annotations

@@ -311,6 +311,13 @@ def _drop_retired(cur, targets: list[str]) -> None:
 def _ensure_parent(cur, target: str, schema: pa.Schema | None) -> None:
     """Create the partitioned parent, or add any column the new data brings."""
     columns = [(f.name, _pg_type(f.type)) for f in schema] if schema is not None else []
+    cur.execute("select to_regclass($1) is not null", (f'{RAW}."{target}"',))
+    if not cur.fetchall()[0][0]:
+        # The first loads of two years at once (a backfill on two workers) would both create
+        # the parent, and the second fail on its name when the first commits. The first
+        # holds this lock until it commits; the second then finds the table. Loads of a
+        # parent that exists never take it.
+        cur.execute("select pg_advisory_xact_lock(hashtext($1))", (f"crimewh raw {target}",))
     cur.execute(f"create schema if not exists {RAW}")
     cur.execute(
         "select column_name from information_schema.columns "
