@@ -94,7 +94,7 @@ def log_progress_to_stderr() -> None:
     """The project's progress lines (logged, so that Airflow files them as info) on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("crimewh", "ml", "decoder"):
+    for name in ("crimewh", "crimewh_orchestration", "ml", "decoder"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
