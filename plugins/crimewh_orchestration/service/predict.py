@@ -130,6 +130,7 @@ class _KeepingRows:
         self.loaded = loaded
         self.features = loaded.features
         self.version = loaded.version
+        self.seeds_dir = loaded.seeds_dir
         self.predicted: list[pa.Table] = []
 
     def predict(self, table, **options):
