@@ -15,18 +15,7 @@ crimes as (
     select * from {{ ref('fct_chicago_crimes') }}
     {%- if is_incremental() %}
     -- rebuild the years that new pull batches touched, each in full
-    where
-        year in (
-            select distinct touched.year as touched_year
-            from {{ ref('fct_chicago_crimes') }} as touched
-            where
-                touched.source_loaded_at > (
-                    select
-                        coalesce(max(built.source_loaded_at), '-infinity'::timestamptz)
-                            as loaded_at
-                    from {{ this }} as built
-                )
-        )
+    where {{ chicago_touched_years() }}
     {%- endif %}
 
 ),
