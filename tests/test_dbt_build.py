@@ -363,6 +363,23 @@ def test_marts_are_one_partition_per_year_and_tests_check_the_built_years(built)
     assert second == [MODERN_YEAR]
 
 
+def test_every_year_of_the_agency_offenses_has_the_all_rows_index(built):
+    """The dashboard's national trend finds each year's `all` rows by an index: the parent
+    has it, and every year's partition, the one rebuilt by the second build included."""
+    partitions = query(
+        built.url,
+        """
+        select c.relname from pg_class as c join pg_inherits as i on c.oid = i.inhrelid
+        where i.inhparent = 'marts.agg_nibrs_agency_year_offenses'::regclass order by 1""",
+    )
+    assert len(partitions) >= 2
+    for (table,) in [("agg_nibrs_agency_year_offenses",), *partitions]:
+        indexes = [definition for (definition,) in query(
+            built.url, "select indexdef from pg_indexes where tablename = %s", (table,)
+        )]  # fmt: skip
+        assert any("(category_type, data_year)" in d for d in indexes), (table, indexes)
+
+
 # -- clearance, against the generator's truth ---------------------------------------------------
 def test_every_incidents_clearance_outcome_is_the_generators(built):
     truth = {(r["ori"], r["incident_number"]): r["outcome"] for r in built.truth.to_pylist()}

@@ -367,10 +367,21 @@ def bench_pipeline(folder: Path, *, incidents: int, keep_warehouse: bool = False
                 "warehouse_mb": round(PIPELINE_TARGETS["warehouse_mb"] * scale),
             },
         }
+        yield _dashboard_on_pipeline(settings, incidents=incidents)
     finally:
         stack.down(settings, echo=lambda _: None)
         if not keep_warehouse:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _dashboard_on_pipeline(settings, *, incidents: int) -> dict:
+    """The dashboard's NIBRS and Models pages timed on the year the pipeline just built (a
+    full year with ``--incidents 8000000``); its Chicago page is timed by `bench dashboard`,
+    since the pipeline pulls no Chicago crimes."""
+    from testkit.bench_dashboard import page_report, time_pages
+
+    pages = time_pages(settings.analyst_url, settings)
+    return page_report(pages, warehouse="pipeline", nibrs_years=1, incidents_per_year=incidents)
 
 
 def _measured_step(argv: list[str], env: dict, pgdata: Path, log_path: Path) -> dict:
