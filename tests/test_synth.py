@@ -9,13 +9,16 @@ import struct
 import zipfile
 import zlib
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import inflate64
 import pyarrow.parquet as pq
 import pytest
+from conftest import read_rows
 
-from decoder.layouts import load_layouts
+from decoder.layouts import load_layouts, load_variants
+from testkit import nibrs_synth
 from testkit.nibrs_synth import synthesize
 
 YEAR = 2021
@@ -270,3 +273,62 @@ def test_the_earliest_years_synthesize_and_decode(tmp_path, year):
     assert summary["data_year"] == year
     assert summary["rows"]["administrative"] == 300
     assert summary["quarantined"]["total"] == 0
+
+
+def test_vermont_2015_arrestees_are_written_in_its_wider_layout_and_decode_whole(
+    tmp_path, monkeypatch
+):
+    """Reference §1.7: in 2015 Vermont wrote 13-character arrest transaction numbers, so its
+    06 and W6 records are a byte longer. The decoder reads them with that layout variant;
+    written in the standard one, every field after the number would decode shifted."""
+    from decoder.decode import decode_zip
+
+    wider = {v.layout.record_type: v for v in load_variants() if (v.data_year, v.state_code)
+             == (2015, "44")}  # fmt: skip
+    assert set(wider) == {"06", "W6"}
+    number_width = wider["06"].layout.field("arrest_transaction_number").length  # 13
+    # W6 records are a few per thousand incidents: many more here, so Vermont has some too
+    monkeypatch.setattr(nibrs_synth, "WINDOW_RATE", 0.25)
+    zip_path = tmp_path / "nibrs-2015.zip"
+    # a state per ten agencies: 510 agencies bring all 51 states, Vermont among them
+    synthesize(zip_path, year=2015, incidents=4000, seed=1, agencies=510)
+
+    layouts = load_layouts()
+    written = Counter()
+    for line in lines_of(member_bytes(zip_path)):
+        record_type = line[:2].decode()
+        if record_type in wider and line[2:4] == b"44":
+            assert len(line) == wider[record_type].layout.length, line
+            written[record_type] += 1
+        elif record_type in wider:
+            assert len(line) == layouts[record_type].length, line
+    assert written["06"] > 0
+    assert written["W6"] > 0
+
+    summary = decode_zip(zip_path, tmp_path / "out").as_dict()
+    assert summary["quarantined"]["total"] == 0
+    assert summary["layout_variants_applied"] == {wider["06"].name: written.total()}
+
+    truth = pq.read_table(zip_path.with_suffix(".truth.parquet")).to_pylist()
+    incidents = {(row["ori"], row["incident_number"]): row for row in truth}
+    arrestees = [r for r in read_rows(tmp_path / "out", "arrestee") if r["state_code"] == "44"]
+    windows = [r for r in read_rows(tmp_path / "out", "window_arrestee") if r["state_code"] == "44"]
+    assert len(arrestees) == written["06"]
+    assert len(windows) == written["W6"]
+    arrested = {key for key, row in incidents.items() if row["ori"].startswith("VT")
+                and row["outcome"] == "arrest"}  # fmt: skip
+    assert {(r["ori"], r["incident_number"]) for r in arrestees} == arrested
+    for row in arrestees + windows:
+        # the whole number, its last character included, and every field after it in place
+        assert len(row["arrest_transaction_number"]) == number_width, row
+        arrest_date = datetime.strptime(row["arrest_date"], "%Y%m%d").date()
+        assert 10 <= int(row["arrestee_age"]) <= 85, row
+        assert row["arrestee_sex"] in ("M", "F"), row
+        assert row["overflow"] is None, row
+        if row["segment_level"] == "06":
+            incident = incidents[row["ori"], row["incident_number"]]
+            incident_date = datetime.strptime(incident["incident_date"], "%Y%m%d").date()
+            assert 0 <= (arrest_date - incident_date).days <= 400, row
+        else:
+            assert arrest_date.year == 2015, row
+            assert row["w6_window_clearance_flag"] in ("Y", "N"), row

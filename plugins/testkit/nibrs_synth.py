@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import as_strided
 
-from decoder.layouts import RecordLayout, load_layouts
+from decoder.layouts import LayoutVariant, RecordLayout, load_layouts, load_variants
 from testkit.zipwriter import write_zip
 
 MEMBER_NAME = "{year}_NIBRS_NATIONAL_MASTER_FILE_ENC.txt"
@@ -989,6 +989,7 @@ class _Records:
         self.layout = layout
         self.owner = owner
         self.rank = rank
+        self.eol = eol
         self._fields = {f.name: f for f in layout.fields}
         self.bytes = np.full((owner.size, layout.length + len(eol)), BLANK, np.uint8)
         self.bytes[:, layout.length :] = np.frombuffer(eol, np.uint8)
@@ -996,6 +997,18 @@ class _Records:
 
     def __len__(self) -> int:
         return self.owner.size
+
+    def relaid(self, rows: np.ndarray, layout: RecordLayout) -> _Records:
+        """These records' ``rows`` in ``layout``, this one or a variant of it: each field is
+        copied by name, a widened one left-justified (its added bytes stay blank)."""
+        picked = self.bytes[rows]
+        out = _Records(layout, self.owner[rows], self.rank[rows], self.eol)
+        for field in layout.fields:
+            source = self._fields[field.name]
+            out.bytes[:, field.offset : field.offset + source.length] = picked[
+                :, source.offset : source.end
+            ]
+        return out
 
     def put(self, name: str, values: np.ndarray | bytes, rows: np.ndarray | None = None) -> None:
         field = self._fields[name]
@@ -1068,6 +1081,14 @@ class _BlockMaker:
         self.trim_lines = trim_lines
         self.eol = b"\r\n" if crlf else b"\n"
         self.layouts = load_layouts()
+        # record type -> this year's layout variants, each with which agencies write that
+        # type in it: those of its state, as the decoder tells them by the state code
+        self.variants: dict[str, list[tuple[LayoutVariant, np.ndarray]]] = {}
+        for variant in load_variants():
+            if variant.data_year == year:
+                code = np.frombuffer(variant.state_code.encode(), np.uint8)
+                uses = (agencies.state == code).all(axis=1)
+                self.variants.setdefault(variant.layout.record_type, []).append((variant, uses))
         self.cb = _codebook()
         self.header_types = LEGACY_HEADER_TYPES if legacy_headers else HEADER_TYPES
         self.header_lines = []
@@ -1101,8 +1122,8 @@ class _BlockMaker:
             *self._people(rng, inc),
             *self._between_sets(rng, inc, first_block=number == 0),
         ]
-        for part in parts:
-            counts[part.layout.record_type] = len(part)
+        for part in parts:  # a type some states write in a variant layout comes in two parts
+            counts[part.layout.record_type] = counts.get(part.layout.record_type, 0) + len(part)
         text = memoryview(self._assemble(parts, count, before))
         return text, self._truth(inc), counts
 
@@ -1349,11 +1370,11 @@ class _BlockMaker:
             rec.put(f"est_drug_quantity_thousandths_{n}", _digits(milli[use] % 1000, 3), rows=at)
             rec.put(f"drug_measurement_{n}", cb.drug_unit.table[unit[use]], rows=at)
 
-    def _people(self, rng, inc: _Incidents) -> tuple[_Records, _Records, _Records]:
+    def _people(self, rng, inc: _Incidents) -> list[_Records]:
         offenders, offender_people = self._offenders(rng, inc)
         victims = self._victims(rng, inc)
         arrestees = self._arrestees(rng, inc, offender_people)
-        return victims, offenders, arrestees
+        return [victims, offenders, *arrestees]
 
     def _victims(self, rng, inc: _Incidents) -> _Records:
         cb = self.cb
@@ -1456,9 +1477,9 @@ class _BlockMaker:
         for name in ("sex", "race", "ethnicity"):
             rec.put(f"{prefix}_{name}", people[name][pick], rows=rows)
 
-    def _arrestees(self, rng, inc: _Incidents, offenders: dict[str, np.ndarray]) -> _Records:
+    def _arrestees(self, rng, inc: _Incidents, offenders: dict[str, np.ndarray]) -> list[_Records]:
         """Arrestees of incidents cleared by arrest: the first known offenders, 06 records in
-        arrest-date order."""
+        arrest-date order (in one part per layout: see _in_real_layouts)."""
         cb, ag = self.cb, self.agencies
         owner, rank = _expand(inc.arrestees)
         m = owner.size
@@ -1467,8 +1488,8 @@ class _BlockMaker:
         rec = self._keyed("06", inc, owner, rank)
         rec.put("arrestee_sequence_number", _digits(rank + 1, 2))
         # a plain incident number with room takes a suffix, as in the real "FG2102356-01"
-        numbers = self._arrest_numbers(inc.agency[owner], inc.local[owner] * 4 + rank, 5)
-        agency = inc.agency[owner]
+        agency, sequence, space = inc.agency[owner], inc.local[owner] * 4 + rank, 5
+        numbers = self._arrest_numbers(agency, sequence, space)
         suffixed = np.flatnonzero(~ag.encrypted[agency] & (ag.plain_length[agency] <= 9))
         at = ag.plain_length[agency[suffixed]]
         numbers[suffixed] = inc.number[owner[suffixed]]
@@ -1500,7 +1521,7 @@ class _BlockMaker:
         no_sex = people["sex"][:, 0] == ord("U")  # arrestee sex is M or F
         people["sex"][no_sex] = cb.arrestee_sex.table[cb.arrestee_sex.draw(rng, int(no_sex.sum()))]
         self._put_arrestee(rng, rec, people)
-        return rec
+        return self._in_real_layouts(rec, agency, sequence, space)
 
     def _put_armed(self, rng, rec: _Records, mix: _Mix, groups: np.ndarray | int) -> None:
         armed = mix.draw(rng, groups)
@@ -1530,7 +1551,7 @@ class _BlockMaker:
             self._group_b(rng, inc, hosts["07"]),
             self._window_clearance(rng, inc, hosts["W1"]),
             self._window_property(rng, inc, hosts["W3"]),
-            self._window_arrestee(rng, inc, hosts["W6"]),
+            *self._window_arrestee(rng, inc, hosts["W6"]),
         ]
 
     def _old_numbers(self, rng, inc: _Incidents, owner: np.ndarray, space: int):
@@ -1591,14 +1612,15 @@ class _BlockMaker:
         rec.put("w3_ucr_offense_code_1", codes[listed], rows=listed)
         return rec
 
-    def _window_arrestee(self, rng, inc: _Incidents, owner: np.ndarray) -> _Records:
-        """W6: an arrest this year for an older incident; no incident date."""
+    def _window_arrestee(self, rng, inc: _Incidents, owner: np.ndarray) -> list[_Records]:
+        """W6: an arrest this year for an older incident; no incident date (in one part per
+        layout: see _in_real_layouts)."""
         cb, m = self.cb, owner.size
         rec = self._keyed("W6", inc, owner, np.zeros(m, np.int64), dated=False)
         rec.put("incident_number", self._old_numbers(rng, inc, owner, 3)[0])
         rec.put("arrestee_sequence_number", b"01")
-        rec.put("arrest_transaction_number",
-                self._arrest_numbers(inc.agency[owner], inc.local[owner], 6))  # fmt: skip
+        agency, sequence, space = inc.agency[owner], inc.local[owner], 6
+        rec.put("arrest_transaction_number", self._arrest_numbers(agency, sequence, space))
         rec.put("arrest_date", inc.date[owner])
         rec.put("type_of_arrest", cb.window_arrest_type.table[cb.window_arrest_type.draw(rng, m)])
         rec.put("multiple_arrestee_indicator", b"N")
@@ -1609,7 +1631,7 @@ class _BlockMaker:
                                                         sex=cb.arrestee_sex))  # fmt: skip
         rec.put("w6_window_clearance_flag", _letter(rng.random(m) < 0.75, "Y", "N"))
         self._window_offenses(rng, rec, "w6", offense)
-        return rec
+        return self._in_real_layouts(rec, agency, sequence, space)
 
     def _window_offenses(self, rng, rec: _Records, prefix: str, offense: np.ndarray) -> None:
         """The original incident's offense codes: listed on about half of real window lines."""
@@ -1636,17 +1658,55 @@ class _BlockMaker:
         out[plain, :10] = _digits((self.year % 100) * 10**8 + serial, 10)
         return out
 
+    def _in_real_layouts(self, rec: _Records, agency, sequence, space: int) -> list[_Records]:
+        """Arrestee records (06, W6) split by the layout their state really wrote this year:
+        the standard, or a variant's (Vermont's of 2015), whose wider arrest transaction
+        numbers are filled to their last character, as the real ones are. ``agency``,
+        ``sequence`` and ``space`` are those their numbers were made from."""
+        standard = np.ones(len(rec), bool)
+        parts = []
+        for variant, uses in self.variants.get(rec.layout.record_type, ()):
+            rows = standard & uses[agency]
+            if not rows.any():
+                continue
+            standard &= ~rows
+            part = rec.relaid(rows, variant.layout)
+            numbers = self._variant_arrest_numbers(variant, agency[rows], sequence[rows], space)
+            part.put("arrest_transaction_number", numbers)
+            parts.append(part)
+        return [rec.relaid(standard, rec.layout), *parts] if parts else [rec]
+
+    def _variant_arrest_numbers(
+        self, variant: LayoutVariant, agency, sequence, space: int
+    ) -> np.ndarray:
+        """Arrest transaction numbers as wide as the variant's field, every character used
+        (so a decoder that cut the field short would be seen to): the state's abbreviation,
+        then digits, the year's two, the space's and a serial, distinct within an agency;
+        "VT15500001234" in Vermont's 13 characters of 2015."""
+        width = variant.layout.field("arrest_transaction_number").length
+        abbreviation = next(abbr for code, abbr, _, _ in STATES if code == int(variant.state_code))
+        digits = width - len(abbreviation)
+        serial_digits = digits - 3
+        serial = (sequence + self.agencies.first_number[agency]) % 10**serial_digits
+        year_and_space = (self.year % 100) * 10 + space
+        out = np.empty((agency.size, width), np.uint8)
+        out[:, : len(abbreviation)] = np.frombuffer(abbreviation.encode(), np.uint8)
+        out[:, len(abbreviation) :] = _digits(year_and_space * 10**serial_digits + serial, digits)
+        return out
+
     # -- output ----------------------------------------------------------------------------------
     def _assemble(self, parts: list[_Records], count: int, before: dict[int, list[int]]):
         """Lay the block out: headers due before an incident, then its set, then what follows
-        it; each record is copied to its line's offset in one vectorised scatter per type."""
-        by_type = {part.layout.record_type: part for part in parts}
-        line = {rt: part.bytes.shape[1] for rt, part in by_type.items()}
+        it; each record is copied to its line's offset in one vectorised scatter per part."""
+        # a record type can come in several parts, one per layout (see _in_real_layouts);
+        # an incident's records of one type are all of its agency, so all in one part
         set_bytes = np.zeros(count, np.int64)
         section = {}
         for rt in RECORD_SET + BETWEEN_SETS:
             section[rt] = set_bytes.copy()
-            set_bytes += np.bincount(by_type[rt].owner, minlength=count) * line[rt]
+            for part in parts:
+                if part.layout.record_type == rt:
+                    set_bytes += np.bincount(part.owner, minlength=count) * part.bytes.shape[1]
         headers = {i: b"".join(self.header_lines[a] for a in agencies)
                    for i, agencies in before.items()}  # fmt: skip
         header_bytes = np.zeros(count + 1, np.int64)
@@ -1660,10 +1720,10 @@ class _BlockMaker:
             at = start[i] if i < count else total - len(text)
             buffer[at : at + len(text)] = np.frombuffer(text, np.uint8)
         cuts = []
-        for rt, part in by_type.items():
-            offsets = (start + header_bytes[:count] + section[rt])[part.owner] + part.rank * line[
-                rt
-            ]
+        for part in parts:
+            line = part.bytes.shape[1]
+            first = start + header_bytes[:count] + section[part.layout.record_type]
+            offsets = first[part.owner] + part.rank * line
             _scatter(buffer, part.bytes, offsets)
             if self.trim_lines:
                 length = part.layout.length
