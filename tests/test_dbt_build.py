@@ -363,6 +363,35 @@ def test_marts_are_one_partition_per_year_and_tests_check_the_built_years(built)
     assert second == [MODERN_YEAR]
 
 
+def test_a_partitioned_marts_tests_check_the_years_it_built_both_sides_alike(built):
+    """Tests once read the years every model of the invocation had built so far: a number
+    that grew while other models built on other threads. matches_a_row_of reads its years
+    first and its rows later, so it checked a parent read for fewer years than its child and
+    failed on rows that were there (29 600 scores in a clean-clone run). Each mart's tests now
+    read the years that mart built, and both sides of matches_a_row_of the same years."""
+    years_by_model = dict(
+        query(
+            built.url,
+            "select model, array_agg(distinct data_year order by data_year) "
+            "from audit.mart_builds where invocation_id = ("
+            "  select invocation_id from audit.mart_builds order by built_at desc limit 1"
+            ") group by model",
+        )
+    )
+    # the second build: the scores mart rebuilt the backfilled year, others rebuilt more
+    assert years_by_model["fct_nibrs_incident_clearance_scores"] == [MODERN_YEAR]
+    assert set(years_by_model["fct_nibrs_constant_reporters"]) > {MODERN_YEAR}
+    folder = Path(built.target["DBT_TARGET_PATH"]) / "run" / "crimewh" / "models" / "marts"
+    (run_sql,) = folder.glob("nibrs/fct_nibrs_incident_clearance_scores.yml/matches_a_row_of_*.sql")
+    sql = run_sql.read_text()
+    assert "built.model = 'fct_nibrs_incident_clearance_scores'" in sql
+    # the years the test read at its start, the same on both sides
+    child_years = re.search(r"as dbt_subquery\s+where (.+)", sql).group(1)
+    parent_years = re.search(r'"fct_nibrs_incidents"\s+where (.+)', sql).group(1)
+    assert child_years == parent_years
+    assert query(built.url, sql) == [(0, False, False)]
+
+
 def test_every_year_of_the_agency_offenses_has_the_all_rows_index(built):
     """The dashboard's national trend finds each year's `all` rows by an index: the parent
     has it, and every year's partition, the one rebuilt by the second build included."""

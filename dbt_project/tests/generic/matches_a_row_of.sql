@@ -4,7 +4,9 @@
     `relationships` test, one column wide, cannot express.
 
     The parent is read only for the child's data years, inlined as literals so that
-    PostgreSQL reads just those partitions of it, not thirty years of incidents.
+    PostgreSQL reads just those partitions of it, not thirty years of incidents; the child is
+    read for the same years, so that both sides are the same years even if the child's
+    `where` would find more by the time the query runs.
 -#}
 {% test matches_a_row_of(model, to, columns, column_name=none) %}
 
@@ -19,6 +21,9 @@
     child as (
 
         select * from {{ model }}
+        {%- if 'data_year' in columns %}
+        where {{ nibrs_year_filter(years) }}
+        {%- endif %}
 
     ),
 
