@@ -21,8 +21,16 @@ from testkit.bench_dashboard import NIBRS_YEARS, build_warehouse, settings_besid
 INCIDENTS = 3000  # the same recipe as test_dashboard.py, so one module builds for both
 CHICAGO_ROWS = 4000
 YEAR = NIBRS_YEARS[-1]
-# each page, and how many charts it draws on a warehouse with both models scored
-PAGES = {"nation": 3, "agency": 4, "compliance": 1, "chicago": 7, "models": 8}
+# each page: its address (the default page is the app's root: Streamlit serves it there, and
+# answers its url_path with a "Page not found" dialog), its title, and how many charts it draws
+# on a warehouse with both models scored
+PAGES = {
+    "nation": ("/", "Nation and states", 3),
+    "agency": ("/agency", "Agency", 4),
+    "compliance": ("/compliance", "Reporting compliance", 1),
+    "chicago": ("/chicago", "Chicago", 7),
+    "models": ("/models", "Models", 8),
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +91,12 @@ def test_every_page_draws_its_charts_offline(dashboard, chromium, warehouse, tmp
     page = context.new_page()
     page.on("websocket", lambda socket: requests.append(socket.url))
     page.on("websocket", lambda s: urlsplit(s.url).netloc != local and foreign.append(s.url))
-    paths = {name: f"/{name}" for name in PAGES}
-    paths["agency"] = f"/agency?ori={an_agency(warehouse)}&year={YEAR}"
+    query = {"agency": f"?ori={an_agency(warehouse)}&year={YEAR}"}
     timings = {}
     try:
-        for name, charts in PAGES.items():
+        for name, (path, title, charts) in PAGES.items():
             started = time.perf_counter()
-            page.goto(dashboard + paths[name])
+            page.goto(dashboard + path + query.get(name, ""))
             page.wait_for_selector(".js-plotly-plot", timeout=60_000)
             timings[name] = time.perf_counter() - started
             # the script has finished once the status widget stops showing "Running"
@@ -105,6 +112,11 @@ def test_every_page_draws_its_charts_offline(dashboard, chromium, warehouse, tmp
                 '[data-testid="stException"], [data-testid="stAlertContentError"]'
             )
             assert errors.count() == 0, f"{name}: {errors.first.inner_text()}"
+            # a dialog over the page is Streamlit's "Page not found", or a failure of its own
+            dialogs = page.locator('[role="dialog"], [data-testid="stDialog"]')
+            assert dialogs.count() == 0, f"{name}: {dialogs.first.inner_text()}"
+            heading = page.locator("h1").first.inner_text().strip()
+            assert heading == title, f"{name}: the page is titled {heading!r}"
             assert drawn == charts, f"{name}: {drawn} charts, expected {charts}"
     finally:
         context.close()
