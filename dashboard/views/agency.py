@@ -1,4 +1,4 @@
-"""Agency: find one by name, ORI or state; its trend, offenses by category, clearance by
+"""Agency: find one by name (its city), ORI or state; its trend, offenses by category, clearance by
 arrest and exceptionally, rates only where allowed, its months, and its peers. The URL keeps
 the selection (``?ori=…&year=…``) so that a view can be shared."""
 
@@ -11,7 +11,14 @@ from dashboard.data import constant_only, fetch, nibrs_years, stop_with, table
 st.title("Agency")
 years = nibrs_years()
 
-text = st.text_input("Search by name, ORI or state", key="agency-search")
+text = st.text_input(
+    "Search by name or city, ORI or state",
+    key="agency-search",
+    # NIBRS names an agency by one field, its city or jurisdiction ("CHICAGO", "ADAMS
+    # COUNTY"), so searching the name is searching the city
+    help="The FBI's files name each agency by its city or jurisdiction; an ORI or a state "
+    "name or abbreviation works too.",
+)
 ori = st.query_params.get("ori")
 if text.strip():
     found = fetch(queries.AGENCY_SEARCH, pattern=queries.search_pattern(text), text=text.strip())
