@@ -37,7 +37,7 @@ system-deps:  ## Debian's chromium and redis-server, which the browser and clust
 test: setup  ## run the test suite (the ten slowest tests are listed at the end)
 	$(RUN) pytest -m "not cluster and not installed and not slow"
 
-test-slow: setup  ## the Celery cluster, the installed wheel, the Chicago outage night (CI runs it after test)
+test-slow: setup  ## the whole Airflow runs, the Celery cluster, the installed wheel (CI runs it after test)
 	$(RUN) pytest -m "cluster or installed or slow"
 
 test-fast: setup  ## unit tests only: no PostgreSQL, moto or Airflow (under 2 minutes)

@@ -48,7 +48,7 @@ def pytest_configure(config):
         "markers", "installed: the wheel installed in a fresh venv (make test-slow)"
     )
     config.addinivalue_line(
-        "markers", "slow: a long end-to-end scenario beside a shorter one (make test-slow)"
+        "markers", "slow: a whole end-to-end run of minutes (make test-slow, which CI runs too)"
     )
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere no safety net
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -160,6 +160,7 @@ def test_retries_default_to_two_with_backoff(monkeypatch):
     assert args["retry_exponential_backoff"] is True
 
 
+@pytest.mark.slow  # a whole nightly, some 4 minutes: `make test-slow` (CI runs it)
 def test_nightly_run_end_to_end(airflow, warehouse):
     landing = airflow.settings.data_dir / "landing"
     landing.mkdir(parents=True, exist_ok=True)
@@ -199,6 +200,7 @@ def test_nightly_run_end_to_end(airflow, warehouse):
 
 
 # -- the backfill through the REST API ------------------------------------------------------
+@pytest.mark.slow  # a 20 000-incident year through dbt, some 3 minutes: `make test-slow`
 def test_backfill_a_year_through_the_rest_api(airflow, warehouse):
     landing = airflow.settings.data_dir / "landing"
     landing.mkdir(parents=True, exist_ok=True)
