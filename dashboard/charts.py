@@ -13,8 +13,14 @@ TEMPLATE = "plotly_white"
 
 
 def line(frame: pd.DataFrame, x: str, y: str | list[str], title: str, **kwargs) -> go.Figure:
+    years = frame[x].dtype.kind in "iu"
+    if years and "color" not in kwargs and frame[x].is_unique and not frame.empty:
+        # a year the warehouse does not hold breaks the line: a straight line across it
+        # would show a trend through years nobody loaded
+        span = range(int(frame[x].min()), int(frame[x].max()) + 1)
+        frame = frame.set_index(x).reindex(span).rename_axis(x).reset_index()
     figure = px.line(frame, x=x, y=y, markers=True, title=title, template=TEMPLATE, **kwargs)
-    if frame[x].dtype.kind in "iu":  # years: one tick each, never 2019.5
+    if years:  # one tick each, never 2019.5
         figure.update_xaxes(dtick=1)
     figure.update_yaxes(rangemode="tozero")
     return figure

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import charts as figures
 from dashboard import drift, queries
 from testkit.bench_dashboard import NIBRS_YEARS, build_warehouse, settings_beside
 
@@ -115,6 +116,14 @@ def test_psi_is_zero_for_the_same_distribution_and_flags_a_shift():
     assert bool(found.at["hour", "drifted"])
     assert not found.at["flag", "drifted"]
     assert found.at["flag", "training_rows"] == 100
+
+
+def test_a_year_the_warehouse_lacks_breaks_the_trend_line():
+    years = pd.DataFrame({"data_year": [2012, 2013, 2017], "incidents": [10, 12, 30]})
+    (trace,) = figures.line(years, "data_year", "incidents", "Incidents").data
+    assert list(trace.x) == [2012, 2013, 2014, 2015, 2016, 2017]
+    assert [None if np.isnan(v) else v for v in trace.y] == [10, 12, None, None, None, 30]
+    assert not trace.connectgaps
 
 
 def test_no_query_is_built_from_input():
